@@ -1,0 +1,226 @@
+"""The exact event-driven LIF layer as a pure function with an exact backward pass.
+
+Current-based leaky integrate-and-fire neurons with tau = 2 tau_s:
+
+    du/dt = -u/tau + g,    dg/dt = -g/tau_s + sum_j w_nj sum_{t_j} delta(t - t_j)
+
+A neuron spikes when u reaches ``threshold`` from below, and u then drops by ``reset``.
+Spike times are found in closed form between input events (see ``kernels/forward.py``) and
+the gradients with respect to weights and input spike times are exact (``kernels/backward.py``).
+
+Data layout: spike trains are float tensors (batch, neurons, slots), +inf in empty slots.
+``max_spikes=1`` is the time-to-first-spike (TTFS) regime, larger values the multi-spike one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+
+from .kernels import lif_backward, lif_forward, window_factors
+
+__all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
+
+
+@dataclass(frozen=True)
+class LIFParameters:
+    """Constants of one LIF layer (validated by :meth:`create`)."""
+
+    tau_s: float
+    threshold: float
+    reset: float
+    max_spikes: int
+    t_max: float
+
+    @property
+    def tau(self) -> float:
+        """Membrane time constant, fixed to twice the synaptic one."""
+        return 2.0 * self.tau_s
+
+    @classmethod
+    def create(cls, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf) -> "LIFParameters":
+        tau_s = _positive_number("tau_s", tau_s)
+        threshold = _positive_number("threshold", threshold)
+        reset = threshold if reset is None else _positive_number("reset", reset)
+        if isinstance(max_spikes, bool) or not isinstance(max_spikes, (int, np.integer)):
+            raise TypeError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
+        if max_spikes < 1:
+            raise ValueError(f"max_spikes must be >= 1 (1 = TTFS), got {max_spikes}")
+        if isinstance(t_max, bool) or not isinstance(t_max, (int, float, np.floating, np.integer)):
+            raise TypeError(f"t_max must be a number, got {type(t_max).__name__}")
+        t_max = float(t_max)
+        if math.isnan(t_max) or t_max <= 0:
+            raise ValueError(f"t_max must be > 0 (may be inf), got {t_max}")
+        return cls(tau_s, threshold, reset, int(max_spikes), t_max)
+
+
+def _positive_number(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_spike_times(times, name="times", n_neurons=None) -> None:
+    """Raise a clear TypeError/ValueError unless ``times`` is a valid spike-train tensor.
+
+    Valid: a float32/float64 CPU tensor of shape (batch, neurons, slots) whose entries are
+    finite non-negative spike times or +inf (empty slot).
+    """
+    if not isinstance(times, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(times).__name__}")
+    if times.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be float32 or float64 spike times, got dtype {times.dtype}")
+    if times.device.type != "cpu":
+        raise ValueError(f"{name} must be on the CPU (multispike kernels run on the CPU), got {times.device}")
+    if times.dim() != 3:
+        raise ValueError(f"{name} must have shape (batch, neurons, slots), got shape {tuple(times.shape)}")
+    if n_neurons is not None and times.shape[1] != n_neurons:
+        raise ValueError(f"{name} has {times.shape[1]} neurons on axis 1, expected in_features = {n_neurons}")
+    if times.shape[2] < 1:
+        raise ValueError(f"{name} needs at least one slot per neuron, got shape {tuple(times.shape)}")
+    if torch.isnan(times).any():
+        raise ValueError(f"{name} contains NaN; use +inf for empty spike slots")
+    if (times < 0).any():
+        raise ValueError(f"{name} contains negative spike times (or -inf); spike times must be >= 0")
+
+
+def _check_weight(weight, in_features) -> None:
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if not weight.is_floating_point():
+        raise TypeError(f"weight must be a floating-point tensor, got dtype {weight.dtype}")
+    if weight.dim() != 2:
+        raise ValueError(f"weight must have shape (out_features, in_features), got {tuple(weight.shape)}")
+    if weight.shape[1] != in_features:
+        raise ValueError(f"weight has in_features = {weight.shape[1]}, but times has {in_features} input neurons")
+    if not torch.isfinite(weight).all():
+        raise ValueError("weight contains NaN or inf")
+
+
+def _merge_events(times: torch.Tensor, t_max: float):
+    """All input spikes of each sample in time order: (times, source neuron, count < t_max)."""
+    batch, n_in, slots = times.shape
+    flat = times.reshape(batch, n_in * slots)
+    sorted_times, slot = torch.sort(flat, dim=1, stable=True)
+    n_events = (sorted_times < t_max).sum(dim=1)
+    width = max(1, int(n_events.max())) if batch else 1
+    sorted_times = sorted_times[:, :width].contiguous()
+    slot = slot[:, :width].contiguous()
+    return sorted_times, slot, torch.div(slot, slots, rounding_mode="floor"), n_events
+
+
+def _scalar(dtype, value):
+    return np.float32(value) if dtype == torch.float32 else np.float64(value)
+
+
+def _n_blocks(batch: int, n_out: int) -> int:
+    """How many neuron blocks per sample, so that small batches still use every core."""
+    threads = numba.get_num_threads()
+    if batch >= 2 * threads:
+        return 1
+    return max(1, min(math.ceil(n_out / 32), math.ceil(2 * threads / max(batch, 1))))
+
+
+class _LIFFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, times, weight, params: LIFParameters):
+        dtype = times.dtype
+        batch, n_out, n_in = times.shape[0], weight.shape[0], weight.shape[1]
+        k = params.max_spikes
+        event_times, slot, source, n_events = _merge_events(times.detach(), params.t_max)
+        width = event_times.shape[1]
+        tau = params.tau
+        s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
+        decay_s = torch.empty(batch, width, dtype=dtype)
+        decay = torch.empty(batch, width, dtype=dtype)
+        z_end = torch.empty(batch, width, dtype=dtype)
+        ev_np = event_times.numpy()
+        src_np = source.numpy()
+        nev_np = n_events.numpy()
+        window_factors(ev_np, nev_np, s(params.tau_s), s(tau), s(params.t_max),
+                       decay_s.numpy(), decay.numpy(), z_end.numpy())
+        weight_t = weight.detach().t().contiguous()
+        out = torch.full((batch, n_out, k), math.inf, dtype=dtype)
+        window = torch.zeros((batch, n_out, k), dtype=torch.int64)
+        z = torch.zeros((batch, n_out, k), dtype=dtype)
+        f1 = torch.zeros((batch, n_out, k), dtype=dtype)
+        f2 = torch.zeros((batch, n_out, k), dtype=dtype)
+        count = torch.zeros((batch, n_out), dtype=torch.int64)
+        saturated = torch.zeros((batch, n_out), dtype=torch.bool)
+        c = params.threshold / tau
+        z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
+        lif_forward(ev_np, src_np, nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
+                    weight_t.numpy(), s(c), s(4.0 * c), s(params.reset / tau), s(tau),
+                    s(z_tolerance), _n_blocks(batch, n_out),
+                    out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
+                    count.numpy(), saturated.numpy())
+        ctx.params = params
+        ctx.in_shape = (batch, n_in, times.shape[2])
+        ctx.save_for_backward(weight_t, slot, source, n_events, decay_s, decay,
+                              window, z, f1, f2, count)
+        ctx.mark_non_differentiable(saturated)
+        return out, saturated
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_saturated):
+        (weight_t, slot, source, n_events, decay_s, decay,
+         window, z, f1, f2, count) = ctx.saved_tensors
+        params = ctx.params
+        batch, n_in, slots = ctx.in_shape
+        n_out = weight_t.shape[1]
+        dtype = weight_t.dtype
+        grad_out = grad_out.to(dtype).contiguous()
+        n_chunks = max(1, min(numba.get_num_threads(), batch))
+        grad_events = torch.zeros(source.shape, dtype=dtype)
+        grad_weight_t = torch.zeros((n_chunks, n_in, n_out), dtype=dtype)
+        tau = params.tau
+        s = lambda v: _scalar(dtype, v)  # noqa: E731
+        lif_backward(grad_out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
+                     count.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
+                     decay.numpy(), weight_t.numpy(), s(1.0 / params.tau_s), s(1.0 / tau),
+                     s(params.reset / tau**2), n_chunks, grad_events.numpy(), grad_weight_t.numpy())
+        grad_times = None
+        if ctx.needs_input_grad[0]:
+            grad_times = torch.zeros((batch, n_in * slots), dtype=dtype)
+            grad_times.scatter_(1, slot, grad_events)
+            grad_times = grad_times.reshape(batch, n_in, slots)
+        grad_weight = grad_weight_t.sum(0).t() if ctx.needs_input_grad[1] else None
+        return grad_times, grad_weight, None
+
+
+def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=1,
+                        t_max=math.inf):
+    """Like :func:`lif`, and also return a (batch, out_features) bool tensor marking the
+    neurons that wanted to fire more than ``max_spikes`` times (their later spikes are dropped).
+    """
+    params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+    check_spike_times(times, "times")
+    _check_weight(weight, times.shape[1])
+    weight = weight.to(times.dtype)
+    return _LIFFunction.apply(times, weight, params)
+
+
+def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf):
+    """Exact output spike times of a layer of LIF neurons.
+
+    Args:
+        times: (batch, in_features, K_in) float32/float64 input spike times, +inf = empty
+            slot; slots may be in any order.
+        weight: (out_features, in_features) synaptic weights.
+        tau_s: synaptic time constant (> 0); the membrane one is tau = 2 tau_s.
+        threshold: firing threshold theta (> 0).
+        reset: amount subtracted from u at each spike (> 0); None means ``threshold``.
+        max_spikes: spike slots per output neuron (1 = TTFS); later spikes are dropped.
+        t_max: spikes after ``t_max`` are dropped.
+
+    Returns:
+        (batch, out_features, max_spikes) ascending output spike times, +inf padded,
+        differentiable with respect to ``times`` and ``weight``.
+    """
+    return lif_with_saturation(times, weight, tau_s, threshold, reset, max_spikes, t_max)[0]

@@ -1,0 +1,110 @@
+"""Backward kernel: exact gradients of a LIF layer's spike times (BATS).
+
+For spike k of neuron n, fired in the window that starts at input event r_k,
+
+    dt_k/dA = f1_k = tau / (z_k x_k),      dt_k/dB = -f2_k = -tau / x_k,
+
+so for an earlier input spike j (input neuron m, time t_j <= r_k, weight w = w_nm)
+
+    dt_k/dw_nm += f1_k exp(t_j/tau_s) - f2_k exp(t_j/tau)
+    dt_k/dt_j   = w (f1_k exp(t_j/tau_s) / tau_s - f2_k exp(t_j/tau) / tau)
+
+and an earlier own spike i (through the reset term of B) contributes
+
+    dt_k/dt_i = f2_k * reset * z_i / tau^2.
+
+With E_k the total error of spike k (its own dL/dt_k plus what later spikes of the same
+neuron send back through their resets), the kernel walks the events from last to first and
+keeps, per neuron and relative to the current event time r,
+
+    S1 = sum_{k later} E_k f1'_k exp((r - r_k)/tau_s),   S2 = sum_{k later} E_k f2'_k exp((r - r_k)/tau)
+
+(f' are the forward's relative factors). Then, at input event j (so r = t_j):
+
+    dL/dw_nm += S1 - S2,    dL/dt_j += sum_n w_nm (S1/tau_s - S2/tau),
+
+and a spike i in the window of event r has E_i = dL/dt_i + (reset/tau^2) z'_i S2.
+Moving to the previous event multiplies S1 by exp(-dt/tau_s) and S2 by exp(-dt/tau),
+the same factors as the forward pass. Work is linear in events x neurons plus spikes.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def _spikes_by_window(b, out_window, out_count, n_events, order, offsets):
+    """Counting sort of sample b's spikes by window, each neuron's spikes last-to-first.
+
+    Fills ``order`` with flat indices n * K + k and ``offsets`` (length n_events + 1)
+    so that the spikes of window e are order[offsets[e]:offsets[e + 1]].
+    Returns the number of spikes.
+    """
+    n_out = out_window.shape[1]
+    max_spikes = out_window.shape[2]
+    offsets[:] = 0
+    total = 0
+    for n in range(n_out):
+        for k in range(out_count[b, n]):
+            offsets[out_window[b, n, k] + 1] += 1
+            total += 1
+    for e in range(n_events):
+        offsets[e + 1] += offsets[e]
+    fill = offsets[:n_events].copy()
+    for n in range(n_out):
+        for k in range(out_count[b, n] - 1, -1, -1):
+            e = out_window[b, n, k]
+            order[fill[e]] = n * max_spikes + k
+            fill[e] += 1
+    return total
+
+
+@njit(parallel=True, cache=True)
+def lif_backward(grad_out, out_window, out_z, out_f1, out_f2, out_count,
+                 event_source, n_events, decay_s, decay, weight_t,
+                 inv_tau_s, inv_tau, reset_over_tau2, n_chunks,
+                 grad_events, grad_weight_t):
+    """Accumulate dL/d(input event times) and dL/dW^T.
+
+    grad_out (batch, out, K) holds dL/dt_k for every output slot (ignored for empty slots);
+    grad_events (batch, S) receives dL/dt_j per merged input event; grad_weight_t
+    (n_chunks, in, out) receives one partial weight gradient per chunk of samples (summed
+    by the caller), so that parallel chunks never write to the same memory.
+    """
+    batch = grad_out.shape[0]
+    n_out = grad_out.shape[1]
+    max_spikes = grad_out.shape[2]
+    per_chunk = (batch + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        gw = grad_weight_t[chunk]
+        s1 = np.zeros(n_out, dtype=grad_out.dtype)
+        s2 = np.zeros(n_out, dtype=grad_out.dtype)
+        order = np.empty(n_out * max_spikes, dtype=np.int64)
+        offsets = np.zeros(event_source.shape[1] + 1, dtype=np.int64)
+        for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
+            n_ev = n_events[b]
+            if _spikes_by_window(b, out_window, out_count, n_ev, order, offsets) == 0:
+                continue
+            last = n_ev - 1
+            while offsets[last + 1] == offsets[last]:
+                last -= 1  # events after the last spike cannot influence any spike
+            s1[:] = 0
+            s2[:] = 0
+            for e in range(last, -1, -1):
+                for r in range(offsets[e], offsets[e + 1]):
+                    n = order[r] // max_spikes
+                    k = order[r] % max_spikes
+                    err = grad_out[b, n, k] + reset_over_tau2 * out_z[b, n, k] * s2[n]
+                    s1[n] += err * out_f1[b, n, k]
+                    s2[n] += err * out_f2[b, n, k]
+                m = event_source[b, e]
+                row = weight_t[m]
+                grow = gw[m]
+                g = grad_out.dtype.type(0.0)
+                ds = decay_s[b, e]
+                d = decay[b, e]
+                for n in range(n_out):
+                    grow[n] += s1[n] - s2[n]
+                    g += row[n] * (s1[n] * inv_tau_s - s2[n] * inv_tau)
+                    s1[n] *= ds
+                    s2[n] *= d
+                grad_events[b, e] = g

@@ -1,0 +1,109 @@
+"""Forward kernel: exact spike times of a layer of current-based LIF neurons.
+
+For output neuron n, between two consecutive input events and with z = exp((t - r)/tau)
+measured from the window's reference time r (the time of the last input event),
+
+    u(t) / tau = B / z - A / z^2
+    A = sum_{t_j <= r} w_nj exp((t_j - r) / tau_s)
+    B = sum_{t_j <= r} w_nj exp((t_j - r) / tau) - (reset / tau) sum_{t_k <= r} exp((t_k - r) / tau)
+
+(tau = 2 tau_s; t_j input spikes, t_k the neuron's own earlier spikes). u = theta means
+c z^2 - B z + A = 0 with c = theta / tau, whose first upward crossing is
+
+    z* = 2 A / (B + x),   x = sqrt(B^2 - 4 A c),
+
+valid when A > 0, B > 0 and B^2 >= 4 A c. It is a spike when z* lies in the window
+(after the window start or the previous own spike, no later than the next event and t_max).
+After a spike, B -= (reset / tau) z* and the same window is solved again.
+Moving the reference to the next event multiplies A by exp(-dt/tau_s) and B by exp(-dt/tau)
+(both <= 1), so nothing overflows however long the simulation runs.
+
+Besides the spike times the kernel saves, for every spike k, what the exact backward pass
+needs: the window (event index) it fired in, z'_k, f1'_k = tau / (z'_k x'_k) and
+f2'_k = tau / x'_k, all relative to the window's reference time.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
+                c, four_c, reset_over_tau, tau, z_tolerance, n_blocks,
+                out_times, out_window, out_z, out_f1, out_f2, out_count, saturated):
+    """Simulate every (sample, block of neurons) pair in parallel.
+
+    Shapes: event_* (batch, S); weight_t (in_features, out_features), i.e. the transposed
+    weight so that the loop over output neurons is contiguous; out_* (batch, out, K);
+    out_count (batch, out) int; saturated (batch, out) bool. ``out_times`` must be
+    pre-filled with +inf and ``out_count`` / ``saturated`` with zeros / False.
+    ``z_tolerance`` (slightly below 1) lets a crossing that rounding placed a hair before the
+    window start count at the window start instead of being lost between two windows.
+    """
+    batch = event_times.shape[0]
+    n_out = weight_t.shape[1]
+    max_spikes = out_times.shape[2]
+    block = (n_out + n_blocks - 1) // n_blocks
+    zero = weight_t.dtype.type(0.0)
+    for task in prange(batch * n_blocks):
+        b = task // n_blocks
+        n0 = (task % n_blocks) * block
+        n1 = min(n_out, n0 + block)
+        if n0 >= n1:
+            continue
+        width = n1 - n0
+        a_sum = np.zeros(width, dtype=weight_t.dtype)
+        b_sum = np.zeros(width, dtype=weight_t.dtype)
+        done = np.zeros(width, dtype=np.bool_)
+        n_ev = n_events[b]
+        for e in range(n_ev):
+            row = weight_t[event_source[b, e]]
+            ds = decay_s[b, e]
+            d = decay[b, e]
+            for i in range(width):
+                w = row[n0 + i]
+                a_sum[i] = a_sum[i] * ds + w
+                b_sum[i] = b_sum[i] * d + w
+            z_hi = z_end[b, e]
+            if not z_hi > 1.0:
+                continue  # zero-length window: simultaneous events are accumulated first
+            t_e = event_times[b, e]
+            for i in range(width):
+                a = a_sum[i]
+                bb = b_sum[i]
+                if done[i] or a <= zero or bb <= zero:
+                    continue
+                disc = bb * bb - four_c * a
+                if disc < zero:
+                    continue
+                x = np.sqrt(disc)
+                z = (a + a) / (bb + x)
+                if z > z_hi or z < z_tolerance:
+                    continue
+                if z < 1.0:
+                    z = weight_t.dtype.type(1.0)
+                n = n0 + i
+                # at least one spike in this window; walk through all of them
+                while True:
+                    k = out_count[b, n]
+                    if k == max_spikes:
+                        saturated[b, n] = True
+                        done[i] = True
+                        break
+                    out_times[b, n, k] = t_e + tau * np.log(z)
+                    out_window[b, n, k] = e
+                    out_z[b, n, k] = z
+                    out_f1[b, n, k] = tau / (z * x)
+                    out_f2[b, n, k] = tau / x
+                    out_count[b, n] = k + 1
+                    bb = bb - reset_over_tau * z
+                    if bb <= zero:
+                        break
+                    disc = bb * bb - four_c * a
+                    if disc < zero:
+                        break
+                    x = np.sqrt(disc)
+                    z_next = (a + a) / (bb + x)
+                    if z_next > z_hi or not z_next > z:
+                        break
+                    z = z_next
+                b_sum[i] = bb

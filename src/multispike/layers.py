@@ -1,0 +1,74 @@
+"""``torch.nn.Module`` wrappers around :mod:`multispike.functional`."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .functional import LIFParameters, lif_with_saturation
+
+__all__ = ["LIF"]
+
+
+class LIF(nn.Module):
+    """A fully connected layer of exact event-driven LIF neurons.
+
+    ``layer(times)`` maps input spike times (batch, in_features, K_in) to output spike times
+    (batch, out_features, max_spikes), ascending and +inf padded; see
+    :func:`multispike.functional.lif` for the model. After each call,
+    ``saturated`` holds the (batch, out_features) mask of neurons that hit ``max_spikes``
+    (their later spikes were dropped) and ``n_saturated`` its count.
+
+    Weights are drawn from ``init`` = ("uniform", low, high) or ("normal", mean, std);
+    the default uniform(-1, 1) is the paper's multi-spike initialisation.
+    """
+
+    def __init__(self, in_features: int, out_features: int, tau_s: float = 0.13,
+                 threshold: float = 0.2, reset: float | None = None, max_spikes: int = 30,
+                 t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, dtype=dtype))
+        self.init = tuple(init)
+        self.reset_parameters()
+        self.saturated: torch.Tensor | None = None
+        self.n_saturated = 0
+
+    def reset_parameters(self) -> None:
+        kind, a, b = self.init
+        with torch.no_grad():
+            if kind == "uniform":
+                self.weight.uniform_(a, b)
+            elif kind == "normal":
+                self.weight.normal_(a, b)
+            else:
+                raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {self.init!r}")
+
+    # the constants, readable as attributes
+    tau_s = property(lambda self: self.params.tau_s)
+    threshold = property(lambda self: self.params.threshold)
+    reset = property(lambda self: self.params.reset)
+    max_spikes = property(lambda self: self.params.max_spikes)
+    t_max = property(lambda self: self.params.t_max)
+
+    def forward(self, times: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        if isinstance(times, torch.Tensor) and times.dim() == 3 and times.shape[1] != self.in_features:
+            raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, "
+                             f"but this layer has in_features = {self.in_features}")
+        out, saturated = lif_with_saturation(times, self.weight, p.tau_s, p.threshold, p.reset,
+                                             p.max_spikes, p.t_max)
+        self.saturated = saturated
+        self.n_saturated = int(saturated.sum())
+        return out
+
+    def extra_repr(self) -> str:
+        p = self.params
+        return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, threshold={p.threshold}, "
+                f"reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")

@@ -1,0 +1,226 @@
+"""Edge cases and input validation of the exact LIF layer."""
+import math
+
+import pytest
+import torch
+
+import multispike
+from multispike.functional import lif, lif_with_saturation
+
+INF = math.inf
+
+
+def first_spike_single_input(w, tau_s, threshold, t0=0.0):
+    """Closed form for one input spike of weight w at t0: u = w tau (e^{-s/tau} - e^{-s/tau_s})."""
+    tau = 2 * tau_s
+    c = threshold / tau
+    disc = 1 - 4 * c / w
+    return t0 + tau * math.log(2 / (1 + math.sqrt(disc)))
+
+
+def test_single_input_matches_closed_form():
+    out = lif(torch.tensor([[[0.3]]], dtype=torch.float64), torch.tensor([[20.0]], dtype=torch.float64),
+              tau_s=0.1, threshold=1.0, max_spikes=3)
+    assert out[0, 0, 0].item() == pytest.approx(first_spike_single_input(20.0, 0.1, 1.0, 0.3), rel=1e-12)
+    assert torch.isinf(out[0, 0, 1:]).all()
+
+
+def test_no_input_spikes():
+    x = torch.full((2, 4, 3), INF, requires_grad=True)
+    layer = multispike.LIF(4, 5, tau_s=0.1, threshold=0.2, max_spikes=4)
+    out = layer(x)
+    assert out.shape == (2, 5, 4) and torch.isinf(out).all()
+    out.sum().backward()  # the loss is inf, but no slot carries a gradient
+    assert torch.all(x.grad == 0) and torch.all(layer.weight.grad == 0)
+
+
+def test_empty_batch():
+    out = lif(torch.zeros(0, 3, 1), torch.ones(2, 3), tau_s=0.1, threshold=0.1, max_spikes=2)
+    assert out.shape == (0, 2, 2)
+
+
+def test_simultaneous_inputs_sum_their_weights():
+    """Inputs at the same time act like one input with the summed weight."""
+    x = torch.tensor([[[0.2], [0.2], [0.2]]], dtype=torch.float64)
+    w = torch.tensor([[4.0, 7.0, 9.0]], dtype=torch.float64)
+    out = lif(x, w, tau_s=0.1, threshold=1.0, max_spikes=1)
+    assert out[0, 0, 0].item() == pytest.approx(first_spike_single_input(20.0, 0.1, 1.0, 0.2), rel=1e-12)
+    one = lif(torch.tensor([[[0.2]]], dtype=torch.float64), torch.tensor([[20.0]], dtype=torch.float64),
+              tau_s=0.1, threshold=1.0, max_spikes=5)
+    many = lif(x, w, tau_s=0.1, threshold=1.0, max_spikes=5)
+    torch.testing.assert_close(many, one, rtol=1e-12, atol=1e-12)
+
+
+def test_saturation_keeps_first_spikes_and_is_reported():
+    x = torch.tensor([[[0.0], [0.01]]], dtype=torch.float64)
+    w = torch.tensor([[5.0, 5.0], [0.5, 0.0]], dtype=torch.float64)
+    kw = dict(tau_s=0.1, threshold=0.1)
+    full = lif(x, w, max_spikes=50, **kw)
+    n_full = int(torch.isfinite(full[0, 0]).sum())
+    assert n_full > 5 and n_full < 50
+    few, saturated = lif_with_saturation(x, w, max_spikes=3, **kw)
+    torch.testing.assert_close(few[0, 0], full[0, 0, :3])
+    assert saturated.tolist() == [[True, False]]
+    layer = multispike.LIF(2, 2, tau_s=0.1, threshold=0.1, max_spikes=3, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(w)
+    layer(x)
+    assert layer.n_saturated == 1 and layer.saturated.tolist() == [[True, False]]
+    _, not_saturated = lif_with_saturation(x, w, max_spikes=n_full, **kw)
+    assert not not_saturated.any()
+
+
+def test_t_max_drops_later_spikes():
+    x = torch.tensor([[[0.0], [0.05], [0.3]]], dtype=torch.float64)
+    w = torch.tensor([[8.0, 8.0, 8.0]], dtype=torch.float64)
+    kw = dict(tau_s=0.1, threshold=0.2, max_spikes=20)
+    full = lif(x, w, **kw)[0, 0]
+    spikes = full[torch.isfinite(full)]
+    assert len(spikes) >= 4
+    t_max = float((spikes[1] + spikes[2]) / 2)
+    cut = lif(x, w, t_max=t_max, **kw)[0, 0]
+    assert torch.isfinite(cut).sum() == 2
+    torch.testing.assert_close(cut[:2], spikes[:2])
+    # inputs after t_max are ignored entirely
+    cut2 = lif(x[:, :2], w[:, :2], t_max=0.2, **kw)[0, 0]
+    torch.testing.assert_close(lif(x, w, t_max=0.2, **kw)[0, 0], cut2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_long_durations_are_stable(dtype):
+    """Spikes up to t = 50 with tau_s = 0.1 (t/tau_s = 500): exp(t/tau_s) overflows both dtypes
+    if computed naively. The late burst must behave exactly like the same burst at t = 0."""
+    burst = torch.tensor([0.0, 0.01, 0.02, 0.05, 0.07, 0.08], dtype=torch.float64)
+    w = torch.tensor([[3.0, -1.0, 4.0, 2.0, 3.0, 1.0], [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]], dtype=dtype)
+    early = burst.to(dtype).reshape(1, 6, 1)
+    both = torch.stack([burst, burst + 49.9], dim=-1).to(dtype).unsqueeze(0)  # (1, 6, 2)
+    kw = dict(tau_s=0.1, threshold=0.2, max_spikes=20)
+    out_early = lif(early, w, **kw)
+    out_both = lif(both, w, **kw)
+    n = torch.isfinite(out_early).sum(-1)
+    assert (n > 1).all()
+    for j in range(2):
+        late = out_both[0, j][torch.isfinite(out_both[0, j]) & (out_both[0, j] > 40)]
+        assert len(late) == n[0, j]
+        tol = 1e-9 if dtype == torch.float64 else 2e-5
+        torch.testing.assert_close(late - 49.9, out_early[0, j, : n[0, j]], rtol=0, atol=tol)
+    assert torch.isfinite(out_both[torch.isfinite(out_both)]).all()
+
+
+def test_gradients_finite_at_long_durations():
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(2, 5, 3, generator=g, dtype=torch.float64) * 50).requires_grad_(True)
+    w = (torch.rand(4, 5, generator=g, dtype=torch.float64) * 8).requires_grad_(True)
+    out = lif(x, w, tau_s=0.1, threshold=0.2, max_spikes=10)
+    assert torch.isfinite(out).sum() > 5
+    torch.where(torch.isfinite(out), out, torch.zeros_like(out)).sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(w.grad).all()
+
+
+def test_slot_order_does_not_matter():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 6, 4, generator=g, dtype=torch.float64)
+    x[x < 0.2] = INF
+    w = torch.rand(5, 6, generator=g, dtype=torch.float64) * 3 - 0.5
+    kw = dict(tau_s=0.2, threshold=0.3, max_spikes=6)
+    perm = torch.randperm(4, generator=g)
+    torch.testing.assert_close(lif(x, w, **kw), lif(x[..., perm], w, **kw))
+
+
+def test_outputs_sorted_and_padded():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(8, 10, 3, generator=g)
+    w = torch.rand(6, 10, generator=g) * 3 - 0.5
+    out = lif(x, w, tau_s=0.1, threshold=0.2, max_spikes=12)
+    assert torch.isfinite(out).sum() > 20
+    finite = torch.isfinite(out)
+    # ascending, and once a slot is empty all later ones are
+    assert (out[..., 1:] >= out[..., :-1]).all()
+    assert (finite[..., 1:] <= finite[..., :-1]).all()
+
+
+def test_float32_matches_float64():
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(4, 10, 2, generator=g, dtype=torch.float64)
+    w = torch.rand(6, 10, generator=g, dtype=torch.float64) * 3 - 0.5
+    kw = dict(tau_s=0.1, threshold=0.2, max_spikes=12)
+    o64 = lif(x, w, **kw)
+    o32 = lif(x.float(), w.float(), **kw)
+    assert o32.dtype == torch.float32
+    assert torch.equal(torch.isfinite(o32), torch.isfinite(o64))
+    torch.testing.assert_close(o32.double(), o64, rtol=0, atol=1e-5)
+
+
+def test_layer_two_layer_example_backward():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        multispike.LIF(20, 30, tau_s=0.1, threshold=0.2, max_spikes=5, init=("uniform", 0.0, 1.0)),
+        multispike.LIF(30, 4, tau_s=0.1, threshold=0.5, max_spikes=5, init=("uniform", -0.2, 1.0)))
+    x = torch.rand(8, 20, 1) * 0.1
+    out = net(x)
+    assert out.shape == (8, 4, 5)
+    torch.where(torch.isfinite(out), out, torch.zeros_like(out)).sum().backward()
+    for p in net.parameters():
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+BAD_TIMES = [
+    (torch.zeros(3, 4), ValueError, "shape"),
+    (torch.zeros(2, 5, 1), ValueError, "in_features"),
+    (torch.full((2, 4, 1), math.nan), ValueError, "NaN"),
+    (torch.full((2, 4, 1), -math.inf), ValueError, "negative"),
+    (torch.full((2, 4, 1), -0.5), ValueError, "negative"),
+    (torch.zeros(2, 4, 1, dtype=torch.int64), TypeError, "float32 or float64"),
+    (torch.zeros(2, 4, 0), ValueError, "slot"),
+    ([[[0.0]]], TypeError, "torch.Tensor"),
+]
+
+
+@pytest.mark.parametrize("times,error,words", BAD_TIMES)
+def test_bad_times_are_rejected(times, error, words):
+    with pytest.raises(error, match=words):
+        lif(times, torch.ones(2, 4), tau_s=0.1, threshold=0.2)
+
+
+BAD_PARAMS = [
+    (dict(tau_s=0.0), ValueError, "tau_s"),
+    (dict(tau_s=-1.0), ValueError, "tau_s"),
+    (dict(tau_s=math.nan), ValueError, "tau_s"),
+    (dict(threshold=0.0), ValueError, "threshold"),
+    (dict(threshold=-0.2), ValueError, "threshold"),
+    (dict(reset=0.0), ValueError, "reset"),
+    (dict(reset=-1.0), ValueError, "reset"),
+    (dict(max_spikes=0), ValueError, "max_spikes"),
+    (dict(max_spikes=2.5), TypeError, "max_spikes"),
+    (dict(t_max=0.0), ValueError, "t_max"),
+    (dict(t_max=math.nan), ValueError, "t_max"),
+    (dict(tau_s="0.1"), TypeError, "tau_s"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,words", BAD_PARAMS)
+def test_bad_parameters_are_rejected(kwargs, error, words):
+    params = dict(tau_s=0.1, threshold=0.2)
+    params.update(kwargs)
+    with pytest.raises(error, match=words):
+        lif(torch.zeros(1, 2, 1), torch.ones(3, 2), **params)
+    with pytest.raises(error, match=words):
+        multispike.LIF(2, 3, **params)
+
+
+@pytest.mark.parametrize("weight,error,words", [
+    (torch.ones(3), ValueError, "weight"),
+    (torch.ones(3, 5), ValueError, "in_features"),
+    (torch.ones(3, 2, dtype=torch.int64), TypeError, "weight"),
+    (torch.full((3, 2), math.nan), ValueError, "weight"),
+])
+def test_bad_weights_are_rejected(weight, error, words):
+    with pytest.raises(error, match=words):
+        lif(torch.zeros(1, 2, 1), weight, tau_s=0.1, threshold=0.2)
+
+
+def test_bad_layer_sizes():
+    with pytest.raises(ValueError, match="in_features"):
+        multispike.LIF(0, 3)
+    with pytest.raises(ValueError, match="out_features"):
+        multispike.LIF(3, -1)
