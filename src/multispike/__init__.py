@@ -1,4 +1,11 @@
 """multispike: exact event-driven training of single-spike (TTFS) and multi-spike SNNs."""
+import os
+
+# OpenMP threads that spin while idle make torch and the numba kernels fight over the cores
+# (10x slower on a loaded 2-core machine). Passive waiting must be chosen before torch loads
+# its OpenMP runtime; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from . import functional
 from .functional import LIFParameters, lif
 from .layers import LIF

@@ -1,0 +1,162 @@
+"""The ``multispike`` command line: it parses arguments and calls the library, nothing more."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import typing
+
+from .config import HELP, TrainConfig
+
+__all__ = ["main", "build_parser"]
+
+
+def _none_or(parse):
+    def parser(text):
+        return None if text.lower() in ("none", "") else parse(text)
+    return parser
+
+
+def _list_of(parse):
+    def parser(text):
+        return [parse(item) for item in text.split(",") if item.strip()]
+    return parser
+
+
+def _float(text):
+    return math.inf if text.lower() in ("inf", "infinity") else float(text)
+
+
+def _field_parser(f: dataclasses.Field):
+    hint = str(f.type)
+    if f.name in ("hidden", "max_spikes"):
+        return _list_of(int)
+    if f.name in ("thresholds",):
+        return _list_of(_float)
+    if f.name == "resets":
+        return _none_or(_list_of(_float))
+    if f.name == "init":
+        return _list_of(str)
+    base = {"int": int, "float": _float, "str": str}
+    for name, parse in base.items():
+        if hint == name:
+            return parse
+        if hint == f"Optional[{name}]":
+            return _none_or(parse)
+    raise TypeError(f"no command-line parser for config field {f.name} ({hint})")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each overrides the preset's value)")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "name":
+            continue
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
+                           type=_field_parser(f), metavar=f.name.upper(), help=HELP.get(f.name, ""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .presets import DEFAULT_PRESET, PRESETS
+
+    parser = argparse.ArgumentParser(
+        prog="multispike",
+        description="Exact event-driven training of single-spike (TTFS) and multi-spike SNNs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a network and report its test accuracy",
+                       description="Train a preset (default: Yin-Yang multi-spike on generated "
+                                   "data) and write metrics and checkpoints into --out.")
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+                   help=f"starting configuration (default {DEFAULT_PRESET}); see `multispike presets`")
+    p.add_argument("--out", default=None, help="run folder (default runs/<preset>-seed<seed>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all)")
+    _add_config_options(p)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on its test set")
+    p.add_argument("checkpoint", help="a best.pt or last.pt file")
+    p.add_argument("--data-dir", default=None, help="data folder (default: the one stored in the checkpoint)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    sub.add_parser("presets", help="list the presets and their settings")
+
+    p = sub.add_parser("download", help="download and verify an image data set")
+    p.add_argument("dataset", help="mnist, fashion-mnist or emnist-balanced")
+    p.add_argument("--data-dir", default=None, help="root folder (default $MULTISPIKE_DATA or ~/.cache/multispike)")
+    return parser
+
+
+def _cmd_train(args) -> int:
+    from .presets import get_preset
+    from .train import train
+
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                 if getattr(args, f.name, None) is not None}
+    config = get_preset(args.preset, **overrides)
+    if args.threads:
+        import numba
+        import torch
+        numba.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+    out = args.out or f"runs/{config.name}-seed{config.seed}"
+    print(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "
+          f"loss {config.loss}) for {config.epochs} epochs into {out}")
+    result = train(config, out, resume=args.resume, overwrite=args.overwrite,
+                   progress=not args.no_progress)
+    print(f"final test accuracy {result['final_test_accuracy']:.4f}  "
+          f"best {result['best_test_accuracy']:.4f}  ({result['epochs']} epochs; "
+          f"metrics in {out}/metrics.jsonl, checkpoints {out}/best.pt and last.pt)")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .train import evaluate, load_data, load_trained
+
+    net, config = load_trained(args.checkpoint, data_dir=args.data_dir)
+    data = load_data(config)
+    result = evaluate(net, data.x_test, data.y_test, config.prediction_rule, config.eval_batch_size)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        spikes = ", ".join(f"{s:.1f}" for s in result["spikes_per_sample"])
+        print(f"{config.name}: test accuracy {result['accuracy']:.4f} on {len(data.y_test)} samples; "
+              f"spikes per sample per layer [{spikes}]")
+    return 0
+
+
+def _cmd_presets(_args) -> int:
+    from .presets import PRESETS
+
+    for name, make in PRESETS.items():
+        c = make()
+        print(f"{name}: {c.dataset}, {[c.hidden]} hidden, tau_s={c.tau_s}, thresholds={c.thresholds}, "
+              f"max_spikes={c.max_spikes}, t_max={c.t_max}, init={c.init}, loss={c.loss}, "
+              f"lr={c.lr}, batch={c.batch_size}, epochs={c.epochs}")
+    return 0
+
+
+def _cmd_download(args) -> int:
+    from .data import download_dataset
+
+    path = download_dataset(args.dataset, root=args.data_dir, log=print)
+    print(f"{args.dataset} is ready in {path}")
+    return 0
+
+
+def main(argv: typing.Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "presets": _cmd_presets,
+               "download": _cmd_download}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
+        print(f"multispike {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

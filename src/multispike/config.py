@@ -1,0 +1,131 @@
+"""Training configuration: one flat, typed record that presets fill and the CLI overrides."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+__all__ = ["TrainConfig", "HELP", "config_from_dict"]
+
+DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
+LOSSES = ("spike_count", "ttfs")
+SCHEDULES = ("constant", "cosine", "exponential")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Lists hold one entry per layer."""
+
+    name: str = "custom"
+    dataset: str = "yinyang"
+    hidden: list = field(default_factory=lambda: [120])
+    tau_s: float = 1.0
+    thresholds: list = field(default_factory=lambda: [1.0, 1.0])
+    resets: Optional[list] = None
+    max_spikes: list = field(default_factory=lambda: [10, 10])
+    t_max: float = math.inf
+    init: list = field(default_factory=lambda: ["uniform:-1:1", "uniform:-1:1"])
+    # encodings
+    t_window: float = 0.1
+    t_early: float = 0.15
+    t_late: float = 2.0
+    bias_time: Optional[float] = 0.9
+    # loss
+    loss: str = "spike_count"
+    target_true: float = 15.0
+    target_false: float = 3.0
+    tau_loss: float = 0.005
+    # optimisation
+    lr: float = 0.003
+    batch_size: int = 50
+    epochs: int = 100
+    lr_schedule: str = "constant"
+    lr_gamma: float = 0.99
+    seed: int = 0
+    # data
+    data_dir: Optional[str] = None
+    train_size: Optional[int] = None
+    test_size: Optional[int] = None
+    eval_batch_size: int = 500
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.hidden) + 1
+
+    @property
+    def prediction_rule(self) -> str:
+        return "first_spike" if self.loss == "ttfs" else "spike_count"
+
+    def validate(self) -> "TrainConfig":
+        """Raise a ValueError naming the first inconsistent setting; return self."""
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        n = self.n_layers
+        for name in ("thresholds", "max_spikes", "init") + (("resets",) if self.resets is not None else ()):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} needs {n} values (one per layer), got {getattr(self, name)!r}")
+        for name in ("tau_s", "lr", "t_window", "tau_loss"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("batch_size", "epochs", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden sizes must be >= 1, got {self.hidden}")
+        for spec in self.init:
+            parse_init(spec)
+        return self
+
+
+def parse_init(spec: str):
+    """'uniform:LOW:HIGH' or 'normal:MEAN:STD' -> (kind, a, b)."""
+    parts = str(spec).split(":")
+    if len(parts) != 3 or parts[0] not in ("uniform", "normal"):
+        raise ValueError(f"init must look like 'uniform:LOW:HIGH' or 'normal:MEAN:STD', got {spec!r}")
+    try:
+        return parts[0], float(parts[1]), float(parts[2])
+    except ValueError:
+        raise ValueError(f"init bounds must be numbers, got {spec!r}") from None
+
+
+HELP = {
+    "name": "a label for the run",
+    "dataset": f"one of {', '.join(DATASETS)}",
+    "hidden": "hidden layer sizes, comma separated (e.g. 800 or 400,400)",
+    "tau_s": "synaptic time constant of every layer; the membrane one is 2*tau_s",
+    "thresholds": "firing threshold per layer (hidden..., output), comma separated",
+    "resets": "amount subtracted from u at a spike, per layer; default: the threshold",
+    "max_spikes": "spike slots per neuron per layer (1 = TTFS)",
+    "t_max": "simulation end: later spikes are dropped",
+    "init": "weight init per layer: uniform:LOW:HIGH or normal:MEAN:STD",
+    "t_window": "image encoding window: t = t_window * (1 - pixel/255)",
+    "t_early": "Yin-Yang: spike time of a coordinate equal to 0",
+    "t_late": "Yin-Yang: spike time of a coordinate equal to 1",
+    "bias_time": "Yin-Yang: time of the bias spike ('none' for no bias input)",
+    "loss": "spike_count (multi-spike) or ttfs (cross-entropy on first spike times)",
+    "target_true": "spike-count target of the labelled output neuron",
+    "target_false": "spike-count target of the other output neurons",
+    "tau_loss": "TTFS loss temperature: logits = -t_first / tau_loss",
+    "lr": "Adam learning rate",
+    "batch_size": "training batch size",
+    "epochs": "number of epochs",
+    "lr_schedule": f"learning-rate schedule over epochs: {', '.join(SCHEDULES)}",
+    "lr_gamma": "per-epoch factor of the exponential schedule",
+    "seed": "random seed (weights, shuffling, generated data)",
+    "data_dir": "folder with the data set files (Yin-Yang: the publication .npy files; "
+                "without it Yin-Yang data is generated)",
+    "train_size": "use only the first N training samples",
+    "test_size": "use only the first N test samples",
+    "eval_batch_size": "batch size for evaluation",
+}
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    """Build a config from a (checkpoint) dictionary, ignoring unknown keys."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,114 @@
+"""Losses on output spike times and the matching prediction rules.
+
+* TTFS: softmax cross-entropy on first spike times, logits = -t_first / tau_loss.
+  The class whose neuron fires first wins (:func:`predict_first_spike`).
+* Spike count: L = 0.5 sum_n (target_n - count_n)^2, target_n = target_true for the label,
+  target_false otherwise. Counts are not differentiable; as in the paper every spike k of
+  neuron n receives the error dL/dt_k = (target_n - count_n), which moves the spikes of a
+  neuron that fires too little earlier and those of one that fires too much later. Silent
+  neurons receive no error. The class with most spikes wins, ties broken by the earlier first
+  spike (:func:`predict_spike_count`).
+
+Both losses are averaged over the batch.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["ttfs_cross_entropy", "spike_count_loss", "spike_counts", "first_spike_times",
+           "predict_first_spike", "predict_spike_count", "predict"]
+
+
+def _check(out_times, labels):
+    if not isinstance(out_times, torch.Tensor) or out_times.dim() != 3:
+        raise ValueError("out_times must be a (batch, classes, slots) spike-time tensor, got "
+                         f"{getattr(out_times, 'shape', type(out_times).__name__)}")
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32):
+        raise TypeError("labels must be an int64 tensor of class indices")
+    if labels.shape != (out_times.shape[0],):
+        raise ValueError(f"labels must have shape ({out_times.shape[0]},), got {tuple(labels.shape)}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= out_times.shape[1]):
+        raise ValueError(f"labels must lie in [0, {out_times.shape[1]}), got "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+
+
+def spike_counts(times: torch.Tensor) -> torch.Tensor:
+    """Number of spikes per neuron: (batch, neurons) int64."""
+    return torch.isfinite(times).sum(-1)
+
+
+def first_spike_times(times: torch.Tensor) -> torch.Tensor:
+    """Earliest spike per neuron (+inf if silent): (batch, neurons)."""
+    return times.min(-1).values
+
+
+def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None):
+    """Softmax cross-entropy on first spike times, logits = -t_first / tau_loss.
+
+    A silent neuron has logit -inf. If the labelled neuron is silent the loss would be
+    infinite with no gradient; ``silent_time`` (for example the simulation end t_max)
+    then stands in for its missing spike time, without a gradient. With ``silent_time=None``
+    such samples give an infinite loss.
+    """
+    _check(out_times, labels)
+    if not tau_loss > 0:
+        raise ValueError(f"tau_loss must be > 0, got {tau_loss}")
+    first = first_spike_times(out_times)
+    if silent_time is not None:
+        silent = torch.isinf(first)
+        first = torch.where(silent, torch.full_like(first, float(silent_time)), first)
+    logits = -first / tau_loss
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+class _SpikeCountLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, out_times, targets):
+        spiking = torch.isfinite(out_times)
+        error = targets - spiking.sum(-1).to(out_times.dtype)  # (batch, classes)
+        ctx.save_for_backward(spiking, error)
+        return 0.5 * (error ** 2).sum() / out_times.shape[0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        spiking, error = ctx.saved_tensors
+        per_spike = (error / spiking.shape[0]).unsqueeze(-1) * spiking
+        return grad * per_spike, None
+
+
+def spike_count_loss(out_times, labels, target_true=15.0, target_false=3.0):
+    """0.5 sum (target - count)^2 averaged over the batch, with the paper's count error
+    handed to every spike of a neuron as dL/dt (see the module docstring)."""
+    _check(out_times, labels)
+    targets = torch.full(out_times.shape[:2], float(target_false), dtype=out_times.dtype)
+    targets[torch.arange(len(labels)), labels] = float(target_true)
+    return _SpikeCountLoss.apply(out_times, targets)
+
+
+def predict_first_spike(out_times) -> torch.Tensor:
+    """Class of the earliest output spike; -1 where no output neuron fired."""
+    first = first_spike_times(out_times)
+    pred = first.argmin(-1)
+    return torch.where(torch.isinf(first).all(-1), torch.full_like(pred, -1), pred)
+
+
+def predict_spike_count(out_times) -> torch.Tensor:
+    """Class with the most output spikes, ties broken by the earlier first spike; -1 where
+    no output neuron fired."""
+    counts = spike_counts(out_times)
+    best = counts.max(-1, keepdim=True).values
+    first = first_spike_times(out_times)
+    first = torch.where(counts == best, first, torch.full_like(first, math.inf))
+    pred = first.argmin(-1)
+    return torch.where(best.squeeze(-1) == 0, torch.full_like(pred, -1), pred)
+
+
+def predict(out_times, rule: str) -> torch.Tensor:
+    """``rule`` is "first_spike" (TTFS) or "spike_count"."""
+    if rule == "first_spike":
+        return predict_first_spike(out_times)
+    if rule == "spike_count":
+        return predict_spike_count(out_times)
+    raise ValueError(f"rule must be 'first_spike' or 'spike_count', got {rule!r}")

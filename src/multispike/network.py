@@ -1,0 +1,54 @@
+"""A feed-forward stack of exact LIF layers (the paper's fully connected networks)."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .layers import LIF
+
+__all__ = ["SpikingNetwork"]
+
+
+def _per_layer(name, value, n_layers):
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * n_layers
+    if len(values) != n_layers:
+        raise ValueError(f"{name} needs one value per layer ({n_layers}), got {len(values)}")
+    return values
+
+
+class SpikingNetwork(nn.Module):
+    """Fully connected LIF layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+
+    Per-layer settings (``thresholds``, ``resets``, ``max_spikes``, ``inits``) take one value
+    for all layers or a sequence with one entry per layer. ``forward(times)`` returns the
+    output spike times; ``forward(times, all_layers=True)`` the list of every layer's.
+    """
+
+    def __init__(self, sizes: Sequence[int], tau_s: float, thresholds, resets=None,
+                 max_spikes=1, t_max: float = math.inf, inits=("uniform", -1.0, 1.0),
+                 dtype=torch.float32):
+        super().__init__()
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least an input and an output size, got {list(sizes)}")
+        n = len(sizes) - 1
+        thresholds = _per_layer("thresholds", thresholds, n)
+        resets = _per_layer("resets", resets, n)
+        max_spikes = _per_layer("max_spikes", max_spikes, n)
+        if isinstance(inits, tuple) and inits and isinstance(inits[0], str):
+            inits = [inits] * n
+        inits = _per_layer("inits", inits, n)
+        self.sizes = list(sizes)
+        self.layers = nn.ModuleList(
+            LIF(sizes[i], sizes[i + 1], tau_s=tau_s, threshold=thresholds[i], reset=resets[i],
+                max_spikes=max_spikes[i], t_max=t_max, init=tuple(inits[i]), dtype=dtype)
+            for i in range(n))
+
+    def forward(self, times: torch.Tensor, all_layers: bool = False):
+        outputs = []
+        for layer in self.layers:
+            times = layer(times)
+            outputs.append(times)
+        return outputs if all_layers else times
