@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import torch
 
-from .kernels import lif_backward, lif_forward, window_factors
+from .kernels import count_events, lif_backward, lif_forward, merge_events, window_factors
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -84,9 +84,9 @@ def check_spike_times(times, name="times", n_neurons=None) -> None:
         raise ValueError(f"{name} has {times.shape[1]} neurons on axis 1, expected in_features = {n_neurons}")
     if times.shape[2] < 1:
         raise ValueError(f"{name} needs at least one slot per neuron, got shape {tuple(times.shape)}")
-    if torch.isnan(times).any():
-        raise ValueError(f"{name} contains NaN; use +inf for empty spike slots")
-    if (times < 0).any():
+    if not bool((times >= 0).all()):  # one pass; NaN fails the comparison too
+        if torch.isnan(times).any():
+            raise ValueError(f"{name} contains NaN; use +inf for empty spike slots")
         raise ValueError(f"{name} contains negative spike times (or -inf); spike times must be >= 0")
 
 
@@ -104,15 +104,20 @@ def _check_weight(weight, in_features) -> None:
 
 
 def _merge_events(times: torch.Tensor, t_max: float):
-    """All input spikes of each sample in time order: (times, source neuron, count < t_max)."""
+    """All input spikes (< t_max) of each sample in time order.
+
+    Returns (event times, flat slot, source neuron, count); rows are padded with +inf.
+    """
     batch, n_in, slots = times.shape
-    flat = times.reshape(batch, n_in * slots)
-    sorted_times, slot = torch.sort(flat, dim=1, stable=True)
-    n_events = (sorted_times < t_max).sum(dim=1)
+    flat = times.reshape(batch, n_in * slots).contiguous().numpy()
+    n_events = torch.zeros(batch, dtype=torch.int64)
+    t_max = _scalar(times.dtype, t_max)
+    count_events(flat, t_max, n_events.numpy())
     width = max(1, int(n_events.max())) if batch else 1
-    sorted_times = sorted_times[:, :width].contiguous()
-    slot = slot[:, :width].contiguous()
-    return sorted_times, slot, torch.div(slot, slots, rounding_mode="floor"), n_events
+    event_times = torch.full((batch, width), math.inf, dtype=times.dtype)
+    slot = torch.zeros((batch, width), dtype=torch.int64)
+    merge_events(flat, t_max, n_events.numpy(), event_times.numpy(), slot.numpy())
+    return event_times, slot, torch.div(slot, slots, rounding_mode="floor"), n_events
 
 
 def _scalar(dtype, value):
@@ -147,17 +152,19 @@ class _LIFFunction(torch.autograd.Function):
                        decay_s.numpy(), decay.numpy(), z_end.numpy())
         weight_t = weight.detach().t().contiguous()
         out = torch.full((batch, n_out, k), math.inf, dtype=dtype)
-        window = torch.zeros((batch, n_out, k), dtype=torch.int64)
-        z = torch.zeros((batch, n_out, k), dtype=dtype)
-        f1 = torch.zeros((batch, n_out, k), dtype=dtype)
-        f2 = torch.zeros((batch, n_out, k), dtype=dtype)
+        # only the slots below ``count`` are ever written or read
+        window = torch.empty((batch, n_out, k), dtype=torch.int64)
+        z = torch.empty((batch, n_out, k), dtype=dtype)
+        f1 = torch.empty((batch, n_out, k), dtype=dtype)
+        f2 = torch.empty((batch, n_out, k), dtype=dtype)
         count = torch.zeros((batch, n_out), dtype=torch.int64)
         saturated = torch.zeros((batch, n_out), dtype=torch.bool)
         c = params.threshold / tau
         z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
         lif_forward(ev_np, src_np, nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
                     weight_t.numpy(), s(c), s(4.0 * c), s(params.reset / tau), s(tau),
-                    s(z_tolerance), _n_blocks(batch, n_out),
+                    s(z_tolerance), s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))),
+                    _n_blocks(batch, n_out),
                     out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
                     count.numpy(), saturated.numpy())
         ctx.params = params
@@ -188,7 +195,7 @@ class _LIFFunction(torch.autograd.Function):
         grad_times = None
         if ctx.needs_input_grad[0]:
             grad_times = torch.zeros((batch, n_in * slots), dtype=dtype)
-            grad_times.scatter_(1, slot, grad_events)
+            grad_times.scatter_add_(1, slot, grad_events)  # padded events add 0 to slot 0
             grad_times = grad_times.reshape(batch, n_in, slots)
         grad_weight = grad_weight_t.sum(0).t() if ctx.needs_input_grad[1] else None
         return grad_times, grad_weight, None

@@ -199,7 +199,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, overwrite: bool = 
             group["lr"] = lr
         order = torch.randperm(n_train, generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
         t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
+        loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
         batches = range(0, n_train, config.batch_size)
         bar = None
         if progress:
@@ -214,7 +214,10 @@ def train(config: TrainConfig, out_dir, resume: bool = False, overwrite: bool = 
             loss = compute_loss(config, out_times, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            if all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None):
+                optimizer.step()
+            else:  # never let one bad batch poison the weights; counted in the metrics
+                skipped += 1
             loss_sum += loss.item() * len(idx)
             correct += int((predict(out_times.detach(), rule) == yb).sum())
             seen += len(idx)
@@ -228,7 +231,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, overwrite: bool = 
         test = evaluate(net, data.x_test, data.y_test, rule, config.eval_batch_size)
         record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / max(seen, 1),
                   "train_accuracy": correct / max(seen, 1), "test_accuracy": test["accuracy"],
-                  "train_time_s": train_time, "eval_time_s": time.perf_counter() - t1,
+                  "train_time_s": train_time, "skipped_steps": skipped, "eval_time_s": time.perf_counter() - t1,
                   **{k: v for k, v in test.items() if k != "accuracy"}}
         history.append(record)
         improved = test["accuracy"] > best

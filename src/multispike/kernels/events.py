@@ -44,3 +44,41 @@ def window_factors(event_times, n_events, tau_s, tau, t_max, decay_s, decay, z_e
                 z_end[b, e] = np.inf
             else:
                 z_end[b, e] = np.exp((t_next - t) / tau)
+
+
+@njit(parallel=True, cache=True)
+def count_events(flat_times, t_max, n_events):
+    """n_events[b] = number of input spikes of sample b earlier than t_max."""
+    for b in prange(flat_times.shape[0]):
+        n = 0
+        for i in range(flat_times.shape[1]):
+            if flat_times[b, i] < t_max:
+                n += 1
+        n_events[b] = n
+
+
+@njit(parallel=True, cache=True)
+def merge_events(flat_times, t_max, n_events, event_times, event_slot):
+    """Merge the spikes (< t_max) of each sample into one time-ordered list of events.
+
+    ``flat_times`` is (batch, in_features * slots); ``event_slot[b, e]`` is the flat slot the
+    e-th earliest spike came from (ties keep slot order). Only the first ``n_events[b]``
+    entries of each row are written (``n_events`` from :func:`count_events`).
+    """
+    for b in prange(flat_times.shape[0]):
+        n = n_events[b]
+        if n == 0:
+            continue
+        keys = np.empty(n, dtype=flat_times.dtype)
+        slots = np.empty(n, dtype=np.int64)
+        j = 0
+        for i in range(flat_times.shape[1]):
+            t = flat_times[b, i]
+            if t < t_max:
+                keys[j] = t
+                slots[j] = i
+                j += 1
+        order = np.argsort(keys, kind="mergesort")
+        for e in range(n):
+            event_times[b, e] = keys[order[e]]
+            event_slot[b, e] = slots[order[e]]

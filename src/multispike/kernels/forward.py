@@ -21,6 +21,11 @@ Moving the reference to the next event multiplies A by exp(-dt/tau_s) and B by e
 Besides the spike times the kernel saves, for every spike k, what the exact backward pass
 needs: the window (event index) it fired in, z'_k, f1'_k = tau / (z'_k x'_k) and
 f2'_k = tau / x'_k, all relative to the window's reference time.
+
+Near a grazing crossing (x -> 0, the membrane just touches the threshold) the exact
+derivatives diverge like 1/x. The factors use max(x, grad_floor * B), with grad_floor of the
+order of the square root of the float precision: below it x is rounding noise anyway, and an
+infinite derivative would turn the whole gradient into NaN.
 """
 import numpy as np
 from numba import njit, prange
@@ -28,7 +33,7 @@ from numba import njit, prange
 
 @njit(parallel=True, cache=True)
 def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
-                c, four_c, reset_over_tau, tau, z_tolerance, n_blocks,
+                c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
                 out_times, out_window, out_z, out_f1, out_f2, out_count, saturated):
     """Simulate every (sample, block of neurons) pair in parallel.
 
@@ -92,8 +97,9 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                     out_times[b, n, k] = t_e + tau * np.log(z)
                     out_window[b, n, k] = e
                     out_z[b, n, k] = z
-                    out_f1[b, n, k] = tau / (z * x)
-                    out_f2[b, n, k] = tau / x
+                    x_grad = max(x, grad_floor * bb)
+                    out_f1[b, n, k] = tau / (z * x_grad)
+                    out_f2[b, n, k] = tau / x_grad
                     out_count[b, n] = k + 1
                     bb = bb - reset_over_tau * z
                     if bb <= zero:
