@@ -162,7 +162,7 @@ class _LIFFunction(torch.autograd.Function):
         c = params.threshold / tau
         z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
         lif_forward(ev_np, src_np, nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
-                    weight_t.numpy(), s(c), s(4.0 * c), s(params.reset / tau), s(tau),
+                    weight_t.numpy(), s(c), s(2.0 * c * z_tolerance), s(4.0 * c), s(params.reset / tau), s(tau),
                     s(z_tolerance), s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))),
                     _n_blocks(batch, n_out),
                     out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
@@ -191,7 +191,8 @@ class _LIFFunction(torch.autograd.Function):
         lif_backward(grad_out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
                      count.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
                      decay.numpy(), weight_t.numpy(), s(1.0 / params.tau_s), s(1.0 / tau),
-                     s(params.reset / tau**2), n_chunks, grad_events.numpy(), grad_weight_t.numpy())
+                     s(params.reset / tau**2), n_chunks, bool(ctx.needs_input_grad[0]),
+                     grad_events.numpy(), grad_weight_t.numpy())
         grad_times = None
         if ctx.needs_input_grad[0]:
             grad_times = torch.zeros((batch, n_in * slots), dtype=dtype)

@@ -58,10 +58,10 @@ def _spikes_by_window(b, out_window, out_count, n_events, order, offsets):
     return total
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
 def lif_backward(grad_out, out_window, out_z, out_f1, out_f2, out_count,
                  event_source, n_events, decay_s, decay, weight_t,
-                 inv_tau_s, inv_tau, reset_over_tau2, n_chunks,
+                 inv_tau_s, inv_tau, reset_over_tau2, n_chunks, need_input_grad,
                  grad_events, grad_weight_t):
     """Accumulate dL/d(input event times) and dL/dW^T.
 
@@ -69,6 +69,8 @@ def lif_backward(grad_out, out_window, out_z, out_f1, out_f2, out_count,
     grad_events (batch, S) receives dL/dt_j per merged input event; grad_weight_t
     (n_chunks, in, out) receives one partial weight gradient per chunk of samples (summed
     by the caller), so that parallel chunks never write to the same memory.
+    Without ``need_input_grad`` (e.g. for the first layer) grad_events is left untouched.
+    fastmath "reassoc" lets the sum over neurons vectorise (rounding-level differences).
     """
     batch = grad_out.shape[0]
     n_out = grad_out.shape[1]
@@ -99,12 +101,14 @@ def lif_backward(grad_out, out_window, out_z, out_f1, out_f2, out_count,
                 m = event_source[b, e]
                 row = weight_t[m]
                 grow = gw[m]
-                g = grad_out.dtype.type(0.0)
                 ds = decay_s[b, e]
                 d = decay[b, e]
+                if need_input_grad:
+                    g = grad_out.dtype.type(0.0)
+                    for n in range(n_out):
+                        g += row[n] * (s1[n] * inv_tau_s - s2[n] * inv_tau)
+                    grad_events[b, e] = g
                 for n in range(n_out):
                     grow[n] += s1[n] - s2[n]
-                    g += row[n] * (s1[n] * inv_tau_s - s2[n] * inv_tau)
                     s1[n] *= ds
                     s2[n] *= d
-                grad_events[b, e] = g

@@ -31,9 +31,43 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def _fire_in_window(b, n, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
+                    out_times, out_window, out_z, out_f1, out_f2, out_count, saturated):
+    """Record the spike at z (root x) and every further one in window e of neuron n.
+
+    Returns the new B (lowered by the resets) and whether the neuron saturated.
+    """
+    zero = bb * 0
+    max_spikes = out_times.shape[2]
+    while True:
+        k = out_count[b, n]
+        if k == max_spikes:
+            saturated[b, n] = True
+            return bb, True
+        out_times[b, n, k] = t_e + tau * np.log(z)
+        out_window[b, n, k] = e
+        out_z[b, n, k] = z
+        x_grad = max(x, grad_floor * bb)
+        out_f1[b, n, k] = tau / (z * x_grad)
+        out_f2[b, n, k] = tau / x_grad
+        out_count[b, n] = k + 1
+        bb = bb - reset_over_tau * z
+        if bb <= zero:
+            return bb, False
+        disc = bb * bb - four_c * a
+        if disc < zero:
+            return bb, False
+        x = np.sqrt(disc)
+        z_next = (a + a) / (bb + x)
+        if z_next > z_hi or not z_next > z:
+            return bb, False
+        z = z_next
+
+
 @njit(parallel=True, cache=True)
 def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
-                c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
+                c, two_c_lo, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
                 out_times, out_window, out_z, out_f1, out_f2, out_count, saturated):
     """Simulate every (sample, block of neurons) pair in parallel.
 
@@ -41,14 +75,15 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
     weight so that the loop over output neurons is contiguous; out_* (batch, out, K);
     out_count (batch, out) int; saturated (batch, out) bool. ``out_times`` must be
     pre-filled with +inf and ``out_count`` / ``saturated`` with zeros / False.
-    ``z_tolerance`` (slightly below 1) lets a crossing that rounding placed a hair before the
-    window start count at the window start instead of being lost between two windows.
+    ``two_c_lo`` is 2c * z_tolerance. ``z_tolerance`` (slightly below 1) lets a crossing
+    that rounding placed a hair before the window start count at the window start instead
+    of being lost between two windows.
     """
     batch = event_times.shape[0]
     n_out = weight_t.shape[1]
-    max_spikes = out_times.shape[2]
     block = (n_out + n_blocks - 1) // n_blocks
     zero = weight_t.dtype.type(0.0)
+    one = weight_t.dtype.type(1.0)
     for task in prange(batch * n_blocks):
         b = task // n_blocks
         n0 = (task % n_blocks) * block
@@ -58,58 +93,52 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
         width = n1 - n0
         a_sum = np.zeros(width, dtype=weight_t.dtype)
         b_sum = np.zeros(width, dtype=weight_t.dtype)
-        done = np.zeros(width, dtype=np.bool_)
-        n_ev = n_events[b]
-        for e in range(n_ev):
-            row = weight_t[event_source[b, e]]
+        live = np.ones(width, dtype=np.uint8)  # 0 once a neuron is saturated
+        candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
+        candidate_words = candidate.view(np.uint64)
+        for e in range(n_events[b]):
+            row = weight_t[event_source[b, e], n0:n1]
             ds = decay_s[b, e]
             d = decay[b, e]
-            for i in range(width):
-                w = row[n0 + i]
-                a_sum[i] = a_sum[i] * ds + w
-                b_sum[i] = b_sum[i] * d + w
             z_hi = z_end[b, e]
-            if not z_hi > 1.0:
-                continue  # zero-length window: simultaneous events are accumulated first
-            t_e = event_times[b, e]
+            two_c_hi = (c + c) * z_hi
+            c_hi2 = c * z_hi * z_hi
+            # Branch-free pass (vectorises): update A and B, and flag the neurons whose
+            # first crossing z1 lies in (1, z_hi]. With q(z) = c z^2 - B z + A and q(1) > 0
+            # (u below threshold at the window start), that is: real roots (B^2 >= 4 A c,
+            # A > 0), the vertex B / 2c after z = 1 (else both roots precede the window) and
+            # either the vertex no later than z_hi or q(z_hi) <= 0. No sqrt is needed here;
+            # for z_hi = inf the first alternative holds (and q(z_hi) is NaN, i.e. false).
+            n_candidates = 0
             for i in range(width):
-                a = a_sum[i]
-                bb = b_sum[i]
-                if done[i] or a <= zero or bb <= zero:
-                    continue
-                disc = bb * bb - four_c * a
-                if disc < zero:
-                    continue
-                x = np.sqrt(disc)
-                z = (a + a) / (bb + x)
-                if z > z_hi or z < z_tolerance:
-                    continue
-                if z < 1.0:
-                    z = weight_t.dtype.type(1.0)
-                n = n0 + i
-                # at least one spike in this window; walk through all of them
-                while True:
-                    k = out_count[b, n]
-                    if k == max_spikes:
-                        saturated[b, n] = True
-                        done[i] = True
-                        break
-                    out_times[b, n, k] = t_e + tau * np.log(z)
-                    out_window[b, n, k] = e
-                    out_z[b, n, k] = z
-                    x_grad = max(x, grad_floor * bb)
-                    out_f1[b, n, k] = tau / (z * x_grad)
-                    out_f2[b, n, k] = tau / x_grad
-                    out_count[b, n] = k + 1
-                    bb = bb - reset_over_tau * z
-                    if bb <= zero:
-                        break
-                    disc = bb * bb - four_c * a
-                    if disc < zero:
-                        break
-                    x = np.sqrt(disc)
-                    z_next = (a + a) / (bb + x)
-                    if z_next > z_hi or not z_next > z:
-                        break
-                    z = z_next
+                w = row[i]
+                a = a_sum[i] * ds + w
+                bb = b_sum[i] * d + w
+                a_sum[i] = a
                 b_sum[i] = bb
+                flag = ((a > zero) & (bb >= two_c_lo) & (bb * bb >= four_c * a)
+                        & ((bb <= two_c_hi) | (c_hi2 - bb * z_hi + a <= zero)))
+                candidate[i] = live[i] & np.uint8(flag)
+                n_candidates += candidate[i]
+            if n_candidates == 0 or not z_hi > one:
+                continue  # nothing can fire, or a zero-length window (simultaneous events)
+            t_e = event_times[b, e]
+            for word in range(candidate_words.shape[0]):
+                if candidate_words[word] == 0:
+                    continue  # the flags are scanned 8 at a time: candidates are rare
+                for i in range(word * 8, word * 8 + 8):
+                    if candidate[i] == 0:
+                        continue
+                    a = a_sum[i]
+                    bb = b_sum[i]
+                    x = np.sqrt(bb * bb - four_c * a)
+                    z = (a + a) / (bb + x)
+                    if z > z_hi or z < z_tolerance:
+                        continue
+                    z = max(z, one)
+                    b_sum[i], full = _fire_in_window(
+                        b, n0 + i, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
+                        grad_floor, out_times, out_window, out_z, out_f1, out_f2, out_count,
+                        saturated)
+                    if full:
+                        live[i] = 0
