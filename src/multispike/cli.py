@@ -14,15 +14,15 @@ __all__ = ["main", "build_parser"]
 
 
 def _none_or(parse):
-    def parser(text):
+    def optional_value(text):
         return None if text.lower() in ("none", "") else parse(text)
-    return parser
+    return optional_value
 
 
 def _list_of(parse):
-    def parser(text):
+    def comma_separated_list(text):
         return [parse(item) for item in text.split(",") if item.strip()]
-    return parser
+    return comma_separated_list
 
 
 def _float(text):
@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="multispike",
-        description="Exact event-driven training of single-spike (TTFS) and multi-spike SNNs.")
+        description="Exact event-driven training of single-spike (TTFS) and multi-spike SNNs.",
+        epilog="List values are comma separated; write a list that starts with a minus sign "
+               "as --option=-1,1.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a network and report its test accuracy",
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download and verify an image data set")
     p.add_argument("dataset", help="mnist, fashion-mnist or emnist-balanced")
     p.add_argument("--data-dir", default=None, help="root folder (default $MULTISPIKE_DATA or ~/.cache/multispike)")
+
+    from .study.cli import add_study_parser
+    add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
     return parser
 
 
@@ -133,7 +138,7 @@ def _cmd_presets(_args) -> int:
 
     for name, make in PRESETS.items():
         c = make()
-        print(f"{name}: {c.dataset}, {[c.hidden]} hidden, tau_s={c.tau_s}, thresholds={c.thresholds}, "
+        print(f"{name}: {c.dataset}, {c.hidden} hidden, tau_s={c.tau_s}, thresholds={c.thresholds}, "
               f"max_spikes={c.max_spikes}, t_max={c.t_max}, init={c.init}, loss={c.loss}, "
               f"lr={c.lr}, batch={c.batch_size}, epochs={c.epochs}")
     return 0
@@ -149,8 +154,9 @@ def _cmd_download(args) -> int:
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": _cmd_train, "evaluate": _cmd_evaluate, "presets": _cmd_presets,
-               "download": _cmd_download}[args.command]
+    handler = getattr(args, "handler", None) or {
+        "train": _cmd_train, "evaluate": _cmd_evaluate, "presets": _cmd_presets,
+        "download": _cmd_download}[args.command]
     try:
         return handler(args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:

@@ -69,6 +69,13 @@ class TrainConfig:
         for name in ("thresholds", "max_spikes", "init") + (("resets",) if self.resets is not None else ()):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} needs {n} values (one per layer), got {getattr(self, name)!r}")
+        for name in ("thresholds",) + (("resets",) if self.resets is not None else ()):
+            if not all(v > 0 for v in getattr(self, name)):
+                raise ValueError(f"{name} must all be > 0, got {getattr(self, name)}")
+        if not all(isinstance(k, int) and k >= 1 for k in self.max_spikes):
+            raise ValueError(f"max_spikes must all be integers >= 1, got {self.max_spikes}")
+        if not self.t_max > 0:
+            raise ValueError(f"t_max must be > 0 (may be inf), got {self.t_max}")
         for name in ("tau_s", "lr", "t_window", "tau_loss"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

@@ -47,20 +47,29 @@ def first_spike_times(times: torch.Tensor) -> torch.Tensor:
 def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None):
     """Softmax cross-entropy on first spike times, logits = -t_first / tau_loss.
 
-    A silent neuron has logit -inf. If the labelled neuron is silent the loss would be
-    infinite with no gradient; ``silent_time`` (for example the simulation end t_max)
-    then stands in for its missing spike time, without a gradient. With ``silent_time=None``
-    such samples give an infinite loss.
+    A silent neuron has logit -inf. If the labelled neuron is silent the loss is infinite
+    and carries no information on how to make that neuron fire; its gradient would only
+    push every other output neuron later, with the largest weight any sample can have
+    (sum_j p_j / tau_loss = 1 / tau_loss). A few such samples then dominate a batch, silence
+    more label neurons through the shared hidden layer, and training collapses into a fully
+    silent output layer (seen on MNIST with the paper's TTFS settings).
+    ``silent_time`` (for example the simulation end t_max) therefore stands in for the
+    missing spike time in the reported loss and such samples contribute no gradient.
+    With ``silent_time=None`` they give an infinite loss, as in the plain definition.
     """
     _check(out_times, labels)
     if not tau_loss > 0:
         raise ValueError(f"tau_loss must be > 0, got {tau_loss}")
+    labels = labels.long()
     first = first_spike_times(out_times)
-    if silent_time is not None:
-        silent = torch.isinf(first)
-        first = torch.where(silent, torch.full_like(first, float(silent_time)), first)
-    logits = -first / tau_loss
-    return torch.nn.functional.cross_entropy(logits, labels)
+    if silent_time is None:
+        return torch.nn.functional.cross_entropy(-first / tau_loss, labels)
+    silent = torch.isinf(first)
+    first = torch.where(silent, torch.full_like(first, float(silent_time)), first)
+    per_sample = torch.nn.functional.cross_entropy(-first / tau_loss, labels, reduction="none")
+    label_silent = silent[torch.arange(len(labels)), labels]
+    per_sample = torch.where(label_silent, per_sample.detach(), per_sample)
+    return per_sample.mean()
 
 
 class _SpikeCountLoss(torch.autograd.Function):

@@ -183,7 +183,9 @@ def train(config: TrainConfig, out_dir, resume: bool = False, overwrite: bool = 
     data = load_data(config)
     net = build_network(config, data.n_inputs, data.n_classes)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    start, best, history = 0, 0.0, []
+    start, best, history = 0, -1.0, []  # -1: the first epoch always writes best.pt
+    if state is None and best_path.exists():
+        best_path.unlink()  # a stale best.pt of an overwritten run must not survive
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,171 @@
+"""``multispike study <name>``: the command-line face of :mod:`multispike.study`."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+__all__ = ["add_study_parser", "run_study_command"]
+
+_NAMES = ("accuracy", "budget", "latency", "noise", "convergence", "all")
+
+
+def _floats(text):
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def _ints(text):
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def add_study_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``study`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "study", help="run the TTFS vs multi-spike trade-off experiments",
+        description="Trade-off experiments (accuracy, budget, latency, noise, convergence, or all). "
+                    "Each writes CSV/JSON, PNG plots and a section of OUT/report.md. Finished tasks "
+                    "are skipped, so an interrupted study resumes when run again with the same options.")
+    p.add_argument("name", choices=_NAMES, help="experiment to run ('all': every one, sharing trained networks)")
+    p.add_argument("--quick", action="store_true",
+                   help="small scale (Yin-Yang, few epochs, 2 seeds, coarse grids): minutes, for tests and CI")
+    p.add_argument("--out", default=None, help="output folder (default study-results/quick or study-results/full)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel worker processes (default: the number of cores)")
+    p.add_argument("--serial", action="store_true", help="run every task in this process (debugging)")
+    p.add_argument("--dataset", default="yinyang",
+                   choices=["yinyang", "mnist", "fashion-mnist", "emnist-balanced"],
+                   help="data set of the trained networks (default yinyang; images need --data-dir or a download)")
+    p.add_argument("--data-dir", default=None, help="data folder (for checkpoints: overrides the stored one)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="training seeds (default 2 quick, 5 full; budget: 1 / 2)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="[REGIME.]KEY=VALUE",
+                   help="override a training setting for both regimes or one (ttfs.KEY / multispike.KEY), "
+                        "e.g. --set epochs=20 --set multispike.lr=0.002; repeatable")
+    p.add_argument("--checkpoint-ttfs", default=None, help="analyse this trained TTFS network (latency, noise)")
+    p.add_argument("--checkpoint-multispike", default=None,
+                   help="analyse this trained multi-spike network (latency, noise)")
+    p.add_argument("--analyse", choices=["last", "best"], default=None,
+                   help="latency, noise: analyse networks trained here after their last epoch (default) "
+                        "or at their best test accuracy")
+    p.add_argument("--test-size", type=int, default=None,
+                   help="latency, noise: analyse only the first N test samples")
+    g = p.add_argument_group("experiment settings (defaults depend on --quick)")
+    g.add_argument("--targets", type=_floats, default=None,
+                   help="accuracy: target accuracies for convergence speed, e.g. 0.8,0.9")
+    g.add_argument("--slots", type=_ints, default=None,
+                   help="budget: spike slots per neuron, e.g. 1,2,3,5,10,30")
+    g.add_argument("--threshold-factors", type=_floats, default=None,
+                   help="budget: hidden threshold as multiples of the preset's, e.g. 0.5,1,2")
+    g.add_argument("--budget-epochs", type=int, default=None,
+                   help="budget: epochs per run (default: the preset's)")
+    g.add_argument("--budget-seeds", type=int, default=None, help="budget: seeds per configuration")
+    g.add_argument("--noise-seeds", type=int, default=None,
+                   help="noise: noise draws per level (default 2 quick, 10 full)")
+    g.add_argument("--grid-points", type=int, default=None,
+                   help="latency: time points of the accuracy-vs-time curve")
+    g.add_argument("--init-grid", type=_floats, default=None,
+                   help="convergence: values of the initial weight mean and std (default 0,0.2,...,2.4)")
+    g.add_argument("--repeats", type=int, default=None,
+                   help="convergence: repeats per cell (default 100; quick 5)")
+    p.set_defaults(handler=run_study_command)
+    return p
+
+
+def parse_sets(items) -> dict:
+    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}}."""
+    from ..config import TrainConfig
+    from .common import REGIMES
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    defaults = TrainConfig()
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set needs KEY=VALUE, got {item!r}")
+        regime, dot, name = key.strip().rpartition(".")
+        regime = regime if dot else "all"
+        name = name.replace("-", "_")
+        if regime not in ("all", *REGIMES):
+            raise ValueError(f"--set {item!r}: the prefix must be one of {REGIMES}")
+        if name not in fields or name in ("seed", "name"):
+            raise ValueError(f"--set {item!r}: unknown or reserved setting {name!r}")
+        out.setdefault(regime, {})[name] = _parse_value(name, value.strip(), getattr(defaults, name))
+    return out
+
+
+def _parse_value(name, text, default):
+    import math
+
+    def number(t):
+        if t.lower() in ("inf", "infinity"):
+            return math.inf
+        return int(t) if t.lstrip("-").isdigit() and name not in _FLOAT_FIELDS else float(t)
+
+    if text.lower() in ("none", "null"):
+        return None
+    if isinstance(default, list) or name == "resets":
+        items = [v.strip() for v in text.split(",") if v.strip()]
+        if name == "init":
+            return items
+        return [int(v) for v in items] if name in ("hidden", "max_spikes") else [number(v) for v in items]
+    if isinstance(default, str) or name == "data_dir":
+        return text
+    if isinstance(default, int) and not isinstance(default, bool) and name not in _FLOAT_FIELDS:
+        return int(text)
+    return number(text)
+
+
+_FLOAT_FIELDS = {"tau_s", "t_max", "t_window", "t_early", "t_late", "bias_time", "target_true",
+                 "target_false", "tau_loss", "lr", "lr_gamma", "thresholds", "resets"}
+
+
+def run_study_command(args) -> int:
+    from . import EXPERIMENTS, run_study
+    from .common import QUICK_OVERRIDES, STUDY_OVERRIDES, StudyContext
+    from .runner import LocalExecutor, SerialExecutor, write_json
+
+    checkpoints = {k: v for k, v in (("ttfs", args.checkpoint_ttfs),
+                                     ("multispike", args.checkpoint_multispike)) if v}
+    for path in checkpoints.values():
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if args.quick and args.dataset != "yinyang" and not checkpoints:
+        print("note: --quick with an image data set trains small networks on it", file=sys.stderr)
+    params = {k: getattr(args, k) for k in ("targets", "slots", "threshold_factors", "budget_epochs",
+                                            "budget_seeds", "noise_seeds", "grid_points", "init_grid",
+                                            "repeats", "analyse", "test_size") if getattr(args, k) is not None}
+    out = args.out or os.path.join("study-results", "quick" if args.quick else "full")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    executor = SerialExecutor() if args.serial else LocalExecutor(args.workers)
+    ctx = StudyContext(out=out, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir,
+                       executor=executor, seeds=args.seeds, overrides=parse_sets(args.sets),
+                       checkpoints=checkpoints, params=params,
+                       log=lambda msg: print(msg, flush=True))
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    header = [f"Scale: **{ctx.scale}**; data set: {ctx.dataset}; workers: {getattr(executor, 'workers', 1)}.",
+              "",
+              "Training settings start from the library presets (`multispike presets`) with these "
+              f"study changes: {_overrides_text(STUDY_OVERRIDES, ctx.dataset)}"
+              + (f"; quick scale: {QUICK_OVERRIDES}" if ctx.quick else "")
+              + (f"; command line: {ctx.overrides}" if ctx.overrides else "") + "."]
+    print(f"multispike study {args.name} ({ctx.scale} scale) into {ctx.out}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        timings = run_study(ctx, names, header)
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
+    write_json(ctx.out / "study.json", {"experiments": names, "scale": ctx.scale, "dataset": ctx.dataset,
+                                        "overrides": ctx.overrides, "params": params,
+                                        "checkpoints": checkpoints, "seconds": timings}, indent=1)
+    print(f"done in {time.perf_counter() - t0:.1f}s; report: {ctx.out / 'report.md'}", flush=True)
+    return 0
+
+
+def _overrides_text(table, dataset) -> str:
+    items = [f"{regime}: {changes}" for (ds, regime), changes in table.items() if ds == dataset]
+    return "; ".join(items) if items else "none"

@@ -1,0 +1,230 @@
+"""Running the study's independent tasks: serially, on the local cores, or elsewhere.
+
+A *task* is a JSON-serialisable dictionary
+
+    {"key": "...", "fn": "package.module:function", "kwargs": {...}, "result": "/abs/path.json"}
+
+naming a top-level function, its keyword arguments and the file its (JSON-serialisable)
+return value goes to. :func:`execute_task` runs one task in whatever process receives it and
+writes the result file atomically, so results land on disk one by one as tasks finish, and a
+crashed or interrupted sweep resumes by skipping the tasks whose result file exists.
+
+An *executor* is anything with ``map(fn, items) -> iterable of results`` (the interface of
+``concurrent.futures.Executor.map``). :class:`SerialExecutor` runs in the calling process
+(tests, debugging); :class:`LocalExecutor` uses a process pool on the local cores with one
+kernel thread per worker. A distributed engine (Dask, Ray, a batch queue) plugs in with a
+small adapter exposing the same ``map``; the tasks themselves need no change as long as the
+workers see the same file system and can import ``multispike``. For Dask, for example::
+
+    class DaskExecutor:
+        def __init__(self, client):
+            self.client = client
+
+        def map(self, fn, items):
+            return self.client.gather(self.client.map(fn, list(items), pure=False))
+
+    run_study(StudyContext(out="study", executor=DaskExecutor(client)))
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+__all__ = ["Executor", "SerialExecutor", "LocalExecutor", "make_task", "execute_task",
+           "run_tasks", "task_key", "write_json", "read_json", "to_jsonable"]
+
+
+class Executor(Protocol):
+    """Anything that maps a function over items, like ``concurrent.futures.Executor``."""
+
+    def map(self, fn: Callable, items: Iterable) -> Iterable: ...
+
+
+class SerialExecutor:
+    """Runs every task in the calling process, one after the other.
+
+    ``threads``: kernel threads (numba and torch) while tasks run, restored afterwards;
+    None keeps the process's setting. Tiny tasks run far faster with 1 thread.
+    """
+
+    workers = 1
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def map(self, fn, items):
+        if self.threads is None:
+            return [fn(item) for item in items]
+        import numba
+        import torch
+        saved = numba.get_num_threads(), torch.get_num_threads()
+        numba.set_num_threads(self.threads)
+        torch.set_num_threads(self.threads)
+        try:
+            return [fn(item) for item in items]
+        finally:
+            numba.set_num_threads(saved[0])
+            torch.set_num_threads(saved[1])
+
+    def close(self) -> None:
+        pass
+
+
+def _init_worker() -> None:
+    """Each worker uses one kernel thread: parallelism comes from the processes."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import numba
+        numba.set_num_threads(1)
+    except Exception:  # pragma: no cover - numba is a dependency, but stay robust
+        pass
+    import torch
+    torch.set_num_threads(1)
+
+
+class LocalExecutor:
+    """A pool of ``workers`` processes (default: the number of cores) on this machine.
+
+    Workers start with the ``spawn`` method (no inherited OpenMP state) and set numba and
+    torch to one thread each. The pool is created on first use and reused until
+    :meth:`close`; use it as a context manager.
+    """
+
+    def __init__(self, workers: int | None = None):
+        workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self._pool = None
+
+    def _get_pool(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker)
+        return self._pool
+
+    def map(self, fn, items):
+        items = list(items)
+        if not items:
+            return []
+        pool = self._get_pool()
+        futures = [pool.submit(fn, item) for item in items]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def to_jsonable(value: Any, strict: bool = True) -> Any:
+    """Plain JSON types from tensors, numpy values, tuples and dataclasses. With ``strict``
+    NaN and inf become None (standard JSON has no such numbers; used for results); without
+    it they are kept (Python's json writes them as NaN / Infinity; used for task arguments,
+    which must round-trip exactly)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, strict) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, strict) for v in value]
+    if hasattr(value, "tolist"):  # torch tensors and numpy arrays / scalars
+        return to_jsonable(value.tolist(), strict)
+    if isinstance(value, float):
+        return value if math.isfinite(value) or not strict else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+def write_json(path, value, indent: int | None = None) -> None:
+    """Write ``value`` as JSON atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_jsonable(value), indent=indent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def task_key(*parts, **kwargs) -> str:
+    """A short stable hash of JSON-serialisable values (for result file names)."""
+    text = json.dumps([to_jsonable(parts, False), to_jsonable(kwargs, False)], sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def make_task(fn: Callable | str, kwargs: dict, result, key: str | None = None) -> dict:
+    """A task dictionary for the top-level function ``fn`` (or its "module:name")."""
+    if callable(fn):
+        if "<locals>" in fn.__qualname__ or fn.__name__ == "<lambda>":
+            raise ValueError("tasks need a top-level function (workers import it by name)")
+        fn = f"{fn.__module__}:{fn.__qualname__}"
+    kwargs = to_jsonable(kwargs, strict=False)
+    json.loads(json.dumps(kwargs))  # fail here, not in a worker
+    return {"key": key or Path(str(result)).stem, "fn": fn, "kwargs": kwargs,
+            "result": str(Path(result).absolute())}
+
+
+def _resolve(name: str) -> Callable:
+    module, _, attr = name.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def execute_task(task: dict):
+    """Run one task and write its result file; returns the result. Safe in any process."""
+    t0 = time.perf_counter()
+    result = _resolve(task["fn"])(**task["kwargs"])
+    if isinstance(result, dict):
+        result = {**result, "_seconds": time.perf_counter() - t0}
+    write_json(task["result"], result)
+    return to_jsonable(result)
+
+
+def run_tasks(tasks: Sequence[dict], executor: Executor | None = None, log=None) -> dict:
+    """Run the tasks whose result file does not exist yet; return {key: result} for all.
+
+    Tasks with the same result file are run once.
+    """
+    executor = executor or SerialExecutor()
+    unique = {}
+    for task in tasks:
+        unique.setdefault(task["result"], task)
+    pending = [t for t in unique.values() if not Path(t["result"]).is_file()]
+    if log and unique:
+        log(f"  {len(unique)} tasks, {len(unique) - len(pending)} already done, "
+            f"running {len(pending)} on {getattr(executor, 'workers', '?')} worker(s)")
+    if pending:
+        list(executor.map(execute_task, pending))
+    return {t["key"]: read_json(t["result"]) for t in tasks}

@@ -1,0 +1,200 @@
+"""The trade-off study: runner, batched convergence training, and `multispike study all --quick`."""
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from multispike.cli import main
+from multispike.functional import lif
+from multispike.losses import predict, spike_count_loss, ttfs_cross_entropy
+from multispike.study.cli import parse_sets
+from multispike.study.common import pareto_front
+from multispike.study.convergence import (INPUT_TIMES, PROBLEM, REGIME_SETTINGS, _block_diagonal,
+                                          initial_weights, train_repeats)
+from multispike.study.runner import SerialExecutor, make_task, run_tasks, to_jsonable
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny problems run much faster on one kernel thread (as the study's workers do)."""
+    import numba
+    saved = numba.get_num_threads(), torch.get_num_threads()
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+    yield
+    numba.set_num_threads(saved[0])
+    torch.set_num_threads(saved[1])
+
+
+# --- convergence batching -------------------------------------------------------------------
+
+def _train_single(w0: torch.Tensor, regime: str, epochs: int):
+    """One 4->2 network trained on its own, written out plainly (no batching)."""
+    rs, p = REGIME_SETTINGS[regime], PROBLEM
+    x = torch.tensor(INPUT_TIMES, dtype=torch.float64).unsqueeze(-1)  # (2 samples, 4, 1)
+    y = torch.tensor([0, 1])
+    rule = "first_spike" if rs["loss"] == "ttfs" else "spike_count"
+    w = w0.clone()
+    accs = []
+    for epoch in range(epochs + 1):
+        w.requires_grad_(True)
+        out = lif(x, w, tau_s=p["tau_s"], threshold=p["threshold"], reset=p["threshold"],
+                  max_spikes=rs["max_spikes"], t_max=p["t_max"])
+        accs.append((predict(out.detach(), rule) == y).double().mean().item())
+        if epoch == epochs:
+            break
+        if rs["loss"] == "ttfs":
+            loss = ttfs_cross_entropy(out, y, rs["tau_loss"], silent_time=p["t_max"])
+        else:
+            loss = spike_count_loss(out, y, rs["target_true"], rs["target_false"])
+        (g,) = torch.autograd.grad(loss, w)
+        with torch.no_grad():
+            w = w - p["lr"] * g if torch.isfinite(g).all() else w.detach()
+    return torch.tensor(accs, dtype=torch.float64), w.detach()
+
+
+@pytest.mark.parametrize("regime", ["ttfs", "multispike"])
+def test_batched_repeats_equal_separately_trained_networks(regime):
+    w0 = initial_weights(1.0, 1.2, 5, seed=11)
+    batched = train_repeats(w0, regime, epochs=20)
+    assert batched["accuracy"].shape == (5, 21)
+    for r in range(5):
+        acc, w = _train_single(w0[r], regime, 20)
+        assert torch.equal(batched["accuracy"][r], acc)
+        assert torch.allclose(batched["weights"][r], w, rtol=0, atol=1e-10)
+    assert torch.equal(w0, initial_weights(1.0, 1.2, 5, seed=11))  # inputs untouched
+
+
+def test_block_diagonal_layout():
+    blocks = torch.arange(1.0, 17.0).reshape(2, 2, 4)
+    m = _block_diagonal(blocks)
+    assert m.shape == (4, 8)
+    assert torch.equal(m[:2, :4], blocks[0]) and torch.equal(m[2:, 4:], blocks[1])
+    assert (m[:2, 4:] == 0).all() and (m[2:, :4] == 0).all()
+
+
+def test_multispike_learns_where_ttfs_cannot():
+    """Equal weights: both samples look the same until t = 1, so a TTFS network that fires
+    before then cannot separate them; spikes after t = 1 let the multi-spike one learn."""
+    w0 = torch.full((1, 2, 4), 2.4, dtype=torch.float64)
+    assert train_repeats(w0, "ttfs")["accuracy"].max() == 0.5
+    assert train_repeats(w0, "multispike")["accuracy"].max() == 1.0
+
+
+# --- runner ---------------------------------------------------------------------------------
+
+def record_call(path: str, value: int) -> dict:
+    with open(path, "a") as f:
+        f.write(f"{value}\n")
+    return {"value": value, "nan": math.nan}
+
+
+def test_tasks_run_once_and_resume(tmp_path):
+    log = tmp_path / "calls.txt"
+    tasks = [make_task(record_call, {"path": str(log), "value": v}, tmp_path / "r" / f"t{v}.json")
+             for v in range(3)]
+    tasks.append(dict(tasks[0]))  # a duplicate runs once
+    res = run_tasks(tasks, SerialExecutor())
+    assert res["t1"]["value"] == 1 and res["t1"]["nan"] is None
+    assert log.read_text().split() == ["0", "1", "2"]
+    (tmp_path / "r" / "t2.json").unlink()  # as if the sweep crashed before task 2 finished
+    run_tasks(tasks, SerialExecutor())
+    assert log.read_text().split() == ["0", "1", "2", "2"]
+    json.dumps(tasks)  # tasks are plain JSON
+    with pytest.raises(ValueError, match="top-level"):
+        make_task(lambda: 0, {}, tmp_path / "x.json")
+
+
+def test_helpers():
+    assert to_jsonable({"a": torch.tensor([1.0, math.inf]), "b": (1, 2)}) == {"a": [1.0, None], "b": [1, 2]}
+    assert pareto_front([3, 1, 2, 5], [0.9, 0.5, 0.5, 0.95]) == [1, 0, 3]
+    assert parse_sets(["epochs=3", "multispike.lr=0.01", "ttfs.hidden=8,4", "thresholds=1,2"]) == {
+        "all": {"epochs": 3, "thresholds": [1.0, 2.0]}, "multispike": {"lr": 0.01}, "ttfs": {"hidden": [8, 4]}}
+    with pytest.raises(ValueError):
+        parse_sets(["bogus=1"])
+
+
+def test_full_and_quick_scales(tmp_path):
+    from multispike.study import EXPERIMENTS, StudyContext
+
+    full = StudyContext(out=tmp_path, quick=False)
+    conv = EXPERIMENTS["convergence"].settings(full)
+    assert len(conv["means"]) == len(conv["stds"]) == 13 and conv["repeats"] == 100
+    assert conv["means"][-1] == pytest.approx(2.4) and conv["means"][1] == pytest.approx(0.2)
+    assert EXPERIMENTS["budget"].settings(full)["slots"] == [1, 2, 3, 5, 10, 30]
+    assert len(EXPERIMENTS["convergence"].plan(full)[0]) == 26  # one task per regime and mean
+    quick = StudyContext(out=tmp_path, quick=True)
+    assert len(EXPERIMENTS["convergence"].settings(quick)["means"]) == 3
+    assert EXPERIMENTS["accuracy"].settings(quick)["seeds"] == [0, 1]
+
+
+# --- the whole study at (reduced) quick scale -----------------------------------------------
+
+def _read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _check_outputs(out: Path, grid: int):
+    report = (out / "report.md").read_text()
+    for title in ("Accuracy and convergence speed", "Spike budget", "Prediction latency",
+                  "Robustness to noise", "Convergence against weight initialisation"):
+        assert f"## {title}" in report
+    assert "**Run.**" in report and "**Shows.**" in report
+    for png in ("accuracy/accuracy_curves.png", "budget/budget_pareto.png", "latency/accuracy_vs_time.png",
+                "latency/decision_times.png", "noise/noise.png", "convergence/convergence_heatmaps.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png
+        assert f"]({png})" in report
+    for row in _read_csv(out / "accuracy" / "accuracy_runs.csv"):
+        assert 0.0 <= float(row["final_test_accuracy"]) <= 1.0
+        assert float(row["total_spikes_per_sample"]) > 0
+    for row in _read_csv(out / "accuracy" / "accuracy_curves.csv"):
+        assert 0.0 <= float(row["test_accuracy"]) <= 1.0
+    points = _read_csv(out / "budget" / "budget_points.csv")
+    assert any(p["pareto_energy"] == "True" for p in points)
+    assert all(0.0 <= float(p["accuracy"]) <= 1.0 for p in points)
+    lat = json.loads((out / "latency" / "latency_summary.json").read_text())
+    for regime in ("ttfs", "multispike"):
+        assert 0.0 <= lat[regime]["accuracy"] <= 1.0
+    curves = _read_csv(out / "latency" / "latency_curves.csv")
+    ttfs = [float(r["accuracy"]) for r in curves if r["regime"] == "ttfs"]
+    assert all(b >= a for a, b in zip(ttfs, ttfs[1:]))  # a TTFS decision never changes
+    assert ttfs[-1] == pytest.approx(lat["ttfs"]["accuracy"])
+    noise = _read_csv(out / "noise" / "noise.csv")
+    assert {r["kind"] for r in noise} == {"input_jitter", "input_deletion", "weight", "threshold"}
+    assert all(0.0 <= float(r["mean"]) <= 1.0 and float(r["std"]) >= 0 for r in noise)
+    heat = json.loads((out / "convergence" / "convergence_heatmap.json").read_text())
+    assert heat["shape"] == [grid, grid]
+    for regime in ("ttfs", "multispike"):
+        values = torch.tensor(heat["mean_best_accuracy"][regime])
+        assert values.shape == (grid, grid) and ((values >= 0) & (values <= 1)).all()
+        assert values[0, 0] == 0.0  # all weights zero: no output spike, no decision
+    study = json.loads((out / "study.json").read_text())
+    assert study["scale"] == "quick"
+
+
+def test_study_all_quick_reduced(tmp_path, capsys):
+    """`multispike study all --quick` through the CLI and the process pool, shrunk further,
+    then a second run that finds every task done."""
+    out = tmp_path / "study"
+    args = ["study", "all", "--quick", "--out", str(out), "--workers", "2", "--set", "epochs=2",
+            "--set", "train_size=300", "--set", "test_size=200", "--slots", "1,3", "--threshold-factors", "1",
+            "--noise-seeds", "2", "--repeats", "3", "--init-grid", "0,1.2,2.4", "--grid-points", "50"]
+    assert main(args) == 0
+    _check_outputs(out, 3)
+    capsys.readouterr()
+    assert main(args[:5] + ["--serial"] + args[7:]) == 0  # same tasks: nothing to run
+    log = capsys.readouterr().out
+    assert "running 0" in log and "running 1" not in log
+
+
+@pytest.mark.slow
+def test_study_all_quick(tmp_path):
+    """The CI command itself (about half a minute on 2 idle cores)."""
+    out = tmp_path / "study"
+    assert main(["study", "all", "--quick", "--out", str(out)]) == 0
+    _check_outputs(out, 3)
