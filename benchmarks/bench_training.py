@@ -1,0 +1,186 @@
+"""Training and inference throughput of the MNIST presets on real MNIST.
+
+Usage:
+    python benchmarks/bench_training.py --data-dir ../shared/datasets/mnist [--batches 40]
+        [--threads N] [--presets mnist-multispike,mnist-ttfs] [--snntorch-batches 5]
+
+For each preset it times N training batches (forward, backward, Adam step; no evaluation)
+and N inference batches after a warm-up whose time (numba compilation or cache load) is
+reported separately; it prints samples/s, per-layer forward and backward time and the peak
+resident memory. When snnTorch is installed it also times the same 784-800-10 network as a
+clock-driven snnTorch model (Synaptic neurons with matching tau_s and tau = 2 tau_s, 1 ms
+steps over 200 ms, spike-count loss, Adam) and prints the throughput ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import multispike  # noqa: F401  (sets the OpenMP wait policy before torch starts its threads)
+import numba
+import torch
+
+from multispike.presets import get_preset
+from multispike.train import build_network, compute_loss, load_data
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_preset(name, data_dir, n_batches, infer_batch):
+    config = get_preset(name, data_dir=data_dir, test_size=infer_batch * n_batches)
+    torch.manual_seed(0)
+    data = load_data(config)
+    net = build_network(config, data.n_inputs, data.n_classes)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    b = config.batch_size
+    n_layers = len(net.layers)
+    fwd = [0.0] * n_layers
+    bwd = [0.0] * n_layers
+
+    def train_step(i, timed):
+        x = data.x_train[i * b:(i + 1) * b]
+        y = data.y_train[i * b:(i + 1) * b]
+        inputs, outputs = [], []
+        times = x
+        for k, layer in enumerate(net.layers):
+            t0 = time.perf_counter()
+            inp = times.detach().requires_grad_(k > 0)
+            times = layer(inp)
+            if timed:
+                fwd[k] += time.perf_counter() - t0
+            inputs.append(inp)
+            outputs.append(times)
+        loss = compute_loss(config, outputs[-1], y)
+        optimizer.zero_grad(set_to_none=True)
+        grad = None
+        for k in range(n_layers - 1, -1, -1):
+            t0 = time.perf_counter()
+            if k == n_layers - 1:
+                loss.backward()
+            else:
+                outputs[k].backward(grad)
+            if timed:
+                bwd[k] += time.perf_counter() - t0
+            grad = inputs[k].grad
+        optimizer.step()
+
+    t0 = time.perf_counter()
+    train_step(0, False)
+    with torch.no_grad():
+        net(data.x_test[:infer_batch])
+    warmup = time.perf_counter() - t0
+    for i in range(1, 4):
+        train_step(i, False)
+
+    t0 = time.perf_counter()
+    for i in range(n_batches):
+        train_step(4 + i, True)
+    train_time = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(n_batches):
+            net(data.x_test[i * infer_batch:(i + 1) * infer_batch])
+    infer_time = time.perf_counter() - t0
+    train_rate = n_batches * b / train_time
+    print(f"{name}: warm-up (compile or cache load) {warmup:.2f} s")
+    print(f"  training : {train_rate:8.0f} samples/s  (batch {b}, {n_batches} batches; "
+          f"60000-sample epoch {60000 / train_rate:.1f} s)")
+    print(f"  inference: {n_batches * infer_batch / infer_time:8.0f} samples/s  (batch {infer_batch})")
+    for k in range(n_layers):
+        print(f"  layer {k + 1}: forward {1000 * fwd[k] / n_batches:6.2f} ms/batch, "
+              f"backward {1000 * bwd[k] / n_batches:6.2f} ms/batch")
+    print(f"  peak memory so far: {peak_memory_mb():.0f} MB")
+    return train_rate
+
+
+def bench_snntorch(data_dir, n_batches, tau_s=0.13, dt=0.001, t_end=0.2):
+    try:
+        import snntorch as snn
+    except ImportError:
+        print("snnTorch not installed: no clock-driven reference (pip install snntorch)")
+        return None
+    config = get_preset("mnist-multispike", data_dir=data_dir, test_size=10,
+                        train_size=50 * (n_batches + 1))
+    data = load_data(config)
+    steps = int(round(t_end / dt))
+    alpha = float(torch.exp(torch.tensor(-dt / tau_s)))
+    beta = float(torch.exp(torch.tensor(-dt / (2 * tau_s))))
+
+    class ClockDriven(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(784, 800, bias=False)
+            self.fc2 = torch.nn.Linear(800, 10, bias=False)
+            self.lif1 = snn.Synaptic(alpha=alpha, beta=beta, threshold=0.2)
+            self.lif2 = snn.Synaptic(alpha=alpha, beta=beta, threshold=1.3)
+
+        def forward(self, spikes):  # spikes: (steps, batch, 784)
+            syn1, mem1 = self.lif1.init_synaptic()
+            syn2, mem2 = self.lif2.init_synaptic()
+            count = 0
+            for step in range(spikes.shape[0]):
+                s1, syn1, mem1 = self.lif1(self.fc1(spikes[step]), syn1, mem1)
+                s2, syn2, mem2 = self.lif2(self.fc2(s1), syn2, mem2)
+                count = count + s2
+            return count
+
+    net = ClockDriven()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.003)
+
+    def encode(times):  # (batch, 784, 1) spike times -> (steps, batch, 784) binary raster
+        idx = torch.round(times[..., 0] / dt).clamp(max=steps - 1)
+        raster = torch.zeros(steps, times.shape[0], 784)
+        fired = torch.isfinite(times[..., 0])
+        b, n = fired.nonzero(as_tuple=True)
+        raster[idx[b, n].long(), b, n] = 1.0
+        return raster
+
+    def step(i):
+        x = encode(data.x_train[i * 50:(i + 1) * 50])
+        y = data.y_train[i * 50:(i + 1) * 50]
+        target = torch.full((50, 10), 3.0)
+        target[torch.arange(50), y] = 15.0
+        loss = 0.5 * ((net(x) - target) ** 2).sum() / 50
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step(0)
+    t0 = time.perf_counter()
+    for i in range(n_batches):
+        step(1 + i)
+    rate = n_batches * 50 / (time.perf_counter() - t0)
+    print(f"snnTorch clock-driven reference (Synaptic, dt = 1 ms, 200 steps, batch 50): "
+          f"{rate:.0f} samples/s (60000-sample epoch {60000 / rate:.0f} s)")
+    return rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
+    parser.add_argument("--batches", type=int, default=40, help="timed batches per measurement")
+    parser.add_argument("--infer-batch", type=int, default=500, help="inference batch size")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument("--presets", default="mnist-multispike,mnist-ttfs")
+    parser.add_argument("--snntorch-batches", type=int, default=5,
+                        help="timed batches of the clock-driven reference (0 = skip)")
+    args = parser.parse_args()
+    if args.threads:
+        numba.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+    print(f"threads: numba {numba.get_num_threads()}, torch {torch.get_num_threads()}")
+    rates = {name: bench_preset(name, args.data_dir, args.batches, args.infer_batch)
+             for name in args.presets.split(",")}
+    if args.snntorch_batches:
+        ref = bench_snntorch(args.data_dir, args.snntorch_batches)
+        if ref:
+            for name, rate in rates.items():
+                print(f"{name}: {rate / ref:.0f}x the clock-driven training throughput")
+    print(f"peak memory: {peak_memory_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
