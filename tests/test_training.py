@@ -146,10 +146,6 @@ def test_evaluate_checkpoint_reproduces_recorded_accuracy(yinyang_run):
     assert metrics["accuracy"] == result["best_test_accuracy"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="preset yinyang-multispike with its default seed 0 does not learn: "
-                   "output neurons fall silent and, receiving no error, never recover "
-                   "(seeds 0, 2, 4, 5 fail; 1 learns)")
 def test_yinyang_default_seed_learns(tmp_path):
     config = get_preset("yinyang-multispike", epochs=3, train_size=2000, test_size=500)
     result = run(config, tmp_path)
