@@ -125,30 +125,43 @@ def _verify_idx_file(tmp: Path, data_file: DataFile, source: str) -> None:
     parse_idx(content, source=source)
 
 
+def _fetch_first(urls, name: str, md5, folder: Path, timeout: float, say, finish) -> list[str] | None:
+    """Try ``urls`` in order: download to a temporary file, check ``md5`` (if known), then
+    ``finish(tmp, url)``; the temporary file is always removed. Returns None on success,
+    else the list of failures (empty when there was no URL to try)."""
+    failures = []
+    for url in urls:
+        say(f"downloading {url}")
+        try:
+            tmp, digest = _fetch_to_temp(url, folder, name, timeout)
+            try:
+                if md5 is not None:
+                    check_md5(digest, md5, url)
+                finish(tmp, url)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return None
+        except _DOWNLOAD_ERRORS as exc:
+            say(f"  failed: {exc}")
+            failures.append(f"{url}: {exc}")
+    return failures
+
+
 def _download_file(
     spec: ImageDatasetSpec, data_file: DataFile, folder: Path, timeout: float, say
 ) -> None:
     """Fetch one file from the first mirror that delivers it intact."""
     if not spec.mirrors:
         raise DatasetError(f"{spec.name}: no download mirrors are known for {data_file.name}")
-    failures = []
-    for base in spec.mirrors:
-        url = _join_url(base, data_file.name)
-        say(f"downloading {url}")
-        try:
-            tmp, digest = _fetch_to_temp(url, folder, data_file.name, timeout)
-            try:
-                if data_file.md5 is not None:
-                    check_md5(digest, data_file.md5, url)
-                _verify_idx_file(tmp, data_file, url)
-                os.replace(tmp, folder / data_file.name)
-            finally:
-                tmp.unlink(missing_ok=True)
-            return
-        except _DOWNLOAD_ERRORS as exc:
-            say(f"  failed: {exc}")
-            failures.append(f"{url}: {exc}")
-    raise _all_failed(spec, data_file.name, failures, folder)
+
+    def finish(tmp, url):
+        _verify_idx_file(tmp, data_file, url)
+        os.replace(tmp, folder / data_file.name)
+
+    urls = [_join_url(base, data_file.name) for base in spec.mirrors]
+    failures = _fetch_first(urls, data_file.name, data_file.md5, folder, timeout, say, finish)
+    if failures is not None:
+        raise _all_failed(spec, data_file.name, failures, folder)
 
 
 def _download_from_archive(
@@ -161,22 +174,10 @@ def _download_from_archive(
 ) -> None:
     """Fetch the archive from the first working URL and extract the files in ``todo``."""
     todo = list(todo)
-    failures = []
-    for url in archive.urls:
-        say(f"downloading {url}")
-        try:
-            tmp, digest = _fetch_to_temp(url, folder, archive.name, timeout)
-            try:
-                if archive.md5 is not None:
-                    check_md5(digest, archive.md5, url)
-                _extract_members(tmp, url, todo, folder, say)
-            finally:
-                tmp.unlink(missing_ok=True)
-            return
-        except _DOWNLOAD_ERRORS as exc:
-            say(f"  failed: {exc}")
-            failures.append(f"{url}: {exc}")
-    raise _all_failed(spec, archive.name, failures, folder)
+    failures = _fetch_first(archive.urls, archive.name, archive.md5, folder, timeout, say,
+                            lambda tmp, url: _extract_members(tmp, url, todo, folder, say))
+    if failures is not None:
+        raise _all_failed(spec, archive.name, failures, folder)
 
 
 def _extract_members(zip_path: Path, source: str, todo: list[DataFile], folder: Path, say) -> None:
