@@ -22,7 +22,7 @@ import numba
 import torch
 
 from multispike.presets import get_preset
-from multispike.train import build_network, compute_loss, load_data
+from multispike.train import build_network, build_optimizer, compute_loss, load_data
 
 
 def peak_memory_mb() -> float:
@@ -34,7 +34,7 @@ def bench_preset(name, data_dir, n_batches, infer_batch):
     torch.manual_seed(0)
     data = load_data(config)
     net = build_network(config, data.n_inputs, data.n_classes)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    optimizer = build_optimizer(config, net)
     b = config.batch_size
     n_layers = len(net.layers)
     fwd = [0.0] * n_layers

@@ -1,6 +1,7 @@
 """Edge cases and input validation of the exact LIF layer."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -127,6 +128,48 @@ def test_slot_order_does_not_matter():
     torch.testing.assert_close(lif(x, w, **kw), lif(x[..., perm], w, **kw))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_path_matches_training_path(dtype):
+    """Without autograd the kernel skips the backward records; the spikes must not change."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(16, 12, 3, generator=g, dtype=dtype)
+    x[x > 0.7] = INF
+    w = (torch.rand(40, 12, generator=g, dtype=dtype) * 3 - 0.5).requires_grad_()
+    kw = dict(tau_s=0.1, threshold=0.2, max_spikes=4)
+    out, saturated = lif_with_saturation(x, w, **kw)
+    assert out.requires_grad and saturated.any()  # saturation is part of what is compared
+    with torch.no_grad():
+        out_ng, saturated_ng = lif_with_saturation(x, w, **kw)
+    assert not out_ng.requires_grad
+    assert torch.equal(out.detach(), out_ng) and torch.equal(saturated, saturated_ng)
+
+
+@pytest.mark.parametrize("kind", ["spread", "ties", "clustered", "one value"])
+def test_event_merge_is_a_stable_time_sort(kind):
+    """The merged event list equals a stable sort of the spike slots earlier than t_max."""
+    from multispike.functional import _merge_events
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(5, 30, 4, generator=g, dtype=torch.float64)
+    if kind == "ties":
+        x = torch.round(x * 4) / 4
+    elif kind == "clustered":  # most spikes in a tiny interval, a few far away
+        x = torch.where(x < 0.9, 0.5 + x * 1e-9, x * 10)
+    elif kind == "one value":
+        x = torch.full_like(x, 0.25)
+    x[torch.rand(x.shape, generator=g, dtype=torch.float64) < 0.3] = INF
+    t_max = 0.8
+    times, slot, source, n_events = _merge_events(x, t_max)
+    for b in range(len(x)):
+        flat = x[b].reshape(-1).numpy()
+        keep = np.flatnonzero(flat < t_max)
+        order = keep[np.argsort(flat[keep], kind="stable")]
+        n = int(n_events[b])
+        assert n == len(keep)
+        assert np.array_equal(slot[b, :n].numpy(), order)
+        assert np.array_equal(times[b, :n].numpy(), flat[order])
+        assert torch.equal(source[b, :n], slot[b, :n] // 4)
+
+
 def test_outputs_sorted_and_padded():
     g = torch.Generator().manual_seed(1)
     x = torch.rand(8, 10, 3, generator=g)
@@ -213,6 +256,8 @@ def test_bad_parameters_are_rejected(kwargs, error, words):
     (torch.ones(3, 5), ValueError, "in_features"),
     (torch.ones(3, 2, dtype=torch.int64), TypeError, "weight"),
     (torch.full((3, 2), math.nan), ValueError, "weight"),
+    (torch.tensor([[1.0, 0.0], [0.0, math.inf], [0.0, 0.0]]), ValueError, "weight"),
+    (torch.tensor([[1.0, 0.0], [0.0, -math.inf], [0.0, 0.0]]), ValueError, "weight"),
 ])
 def test_bad_weights_are_rejected(weight, error, words):
     with pytest.raises(error, match=words):

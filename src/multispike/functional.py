@@ -20,7 +20,8 @@ import numba
 import numpy as np
 import torch
 
-from .kernels import count_events, lif_backward, lif_forward, merge_events, window_factors
+from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, merge_events,
+                      window_factors)
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -66,11 +67,12 @@ def _positive_number(name, value) -> float:
     return value
 
 
-def check_spike_times(times, name="times", n_neurons=None) -> None:
+def check_spike_times(times, name="times", n_neurons=None, values=True) -> None:
     """Raise a clear TypeError/ValueError unless ``times`` is a valid spike-train tensor.
 
     Valid: a float32/float64 CPU tensor of shape (batch, neurons, slots) whose entries are
-    finite non-negative spike times or +inf (empty slot).
+    finite non-negative spike times or +inf (empty slot). ``values=False`` checks only the
+    type and shape (the layer checks the values while it merges the events).
     """
     if not isinstance(times, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(times).__name__}")
@@ -84,7 +86,7 @@ def check_spike_times(times, name="times", n_neurons=None) -> None:
         raise ValueError(f"{name} has {times.shape[1]} neurons on axis 1, expected in_features = {n_neurons}")
     if times.shape[2] < 1:
         raise ValueError(f"{name} needs at least one slot per neuron, got shape {tuple(times.shape)}")
-    if not bool((times >= 0).all()):  # one pass; NaN fails the comparison too
+    if values and not bool((times >= 0).all()):  # one pass; NaN fails the comparison too
         if torch.isnan(times).any():
             raise ValueError(f"{name} contains NaN; use +inf for empty spike slots")
         raise ValueError(f"{name} contains negative spike times (or -inf); spike times must be >= 0")
@@ -99,24 +101,33 @@ def _check_weight(weight, in_features) -> None:
         raise ValueError(f"weight must have shape (out_features, in_features), got {tuple(weight.shape)}")
     if weight.shape[1] != in_features:
         raise ValueError(f"weight has in_features = {weight.shape[1]}, but times has {in_features} input neurons")
-    if not torch.isfinite(weight).all():
+
+
+def _transposed_weight(weight: torch.Tensor) -> torch.Tensor:
+    """W^T as a contiguous tensor (the kernels' layout); refuses NaN or inf weights."""
+    weight_t = weight.detach().t().contiguous()
+    if count_non_finite(weight_t.numpy()):
         raise ValueError("weight contains NaN or inf")
+    return weight_t
 
 
 def _merge_events(times: torch.Tensor, t_max: float):
     """All input spikes (< t_max) of each sample in time order.
 
     Returns (event times, flat slot, source neuron, count); rows are padded with +inf.
+    Raises ValueError (via :func:`check_spike_times`) on NaN or negative spike times.
     """
     batch, n_in, slots = times.shape
-    flat = times.reshape(batch, n_in * slots).contiguous().numpy()
+    times_np = times.contiguous().numpy()
     n_events = torch.zeros(batch, dtype=torch.int64)
+    ordered = np.zeros(batch, dtype=np.bool_)
     t_max = _scalar(times.dtype, t_max)
-    count_events(flat, t_max, n_events.numpy())
+    if count_events(times_np, t_max, n_events.numpy(), ordered):
+        check_spike_times(times, "times")  # raises with the precise message
     width = max(1, int(n_events.max())) if batch else 1
     event_times = torch.full((batch, width), math.inf, dtype=times.dtype)
     slot = torch.zeros((batch, width), dtype=torch.int64)
-    merge_events(flat, t_max, n_events.numpy(), event_times.numpy(), slot.numpy())
+    merge_events(times_np, t_max, n_events.numpy(), ordered, event_times.numpy(), slot.numpy())
     return event_times, slot, torch.div(slot, slots, rounding_mode="floor"), n_events
 
 
@@ -132,52 +143,60 @@ def _n_blocks(batch: int, n_out: int) -> int:
     return max(1, min(math.ceil(n_out / 32), math.ceil(2 * threads / max(batch, 1))))
 
 
+def _simulate(times: torch.Tensor, weight: torch.Tensor, params: LIFParameters,
+              keep_records: bool):
+    """Run the forward kernel. Returns (spike times, saturated, tensors for the backward pass);
+    with ``keep_records=False`` (inference) the per-spike backward records are not written and the
+    third item is None."""
+    dtype = times.dtype
+    batch, n_out = times.shape[0], weight.shape[0]
+    k = params.max_spikes
+    event_times, slot, source, n_events = _merge_events(times.detach(), params.t_max)
+    width = event_times.shape[1]
+    tau = params.tau
+    s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
+    decay_s = torch.empty(batch, width, dtype=dtype)
+    decay = torch.empty(batch, width, dtype=dtype)
+    z_end = torch.empty(batch, width, dtype=dtype)
+    ev_np = event_times.numpy()
+    nev_np = n_events.numpy()
+    window_factors(ev_np, nev_np, s(params.tau_s), s(tau), s(params.t_max),
+                   decay_s.numpy(), decay.numpy(), z_end.numpy())
+    weight_t = _transposed_weight(weight)
+    out = torch.full((batch, n_out, k), math.inf, dtype=dtype)
+    # Only the slots below ``count`` are ever written or read. Without recording, one-slot
+    # placeholders stand in for the two record arrays.
+    shape = (batch, n_out, k) if keep_records else (1, 1, 1)
+    window = torch.empty(shape, dtype=torch.int32)
+    zf = torch.empty(shape + (2,), dtype=dtype)  # (z', f2') per spike
+    count = torch.zeros((batch, n_out), dtype=torch.int64)
+    saturated = torch.zeros((batch, n_out), dtype=torch.bool)
+    c = params.threshold / tau
+    z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
+    lif_forward(ev_np, source.numpy(), nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
+                weight_t.numpy(), s(c), s(2.0 * c * z_tolerance), s(4.0 * c),
+                s(params.reset / tau), s(tau), s(z_tolerance),
+                s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))), _n_blocks(batch, n_out),
+                keep_records, out.numpy(), window.numpy(), zf.numpy(), count.numpy(),
+                saturated.numpy())
+    saved = (weight_t, slot, source, n_events, decay_s, decay, window, zf, count) if keep_records else None
+    return out, saturated, saved
+
+
 class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, params: LIFParameters):
-        dtype = times.dtype
-        batch, n_out, n_in = times.shape[0], weight.shape[0], weight.shape[1]
-        k = params.max_spikes
-        event_times, slot, source, n_events = _merge_events(times.detach(), params.t_max)
-        width = event_times.shape[1]
-        tau = params.tau
-        s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
-        decay_s = torch.empty(batch, width, dtype=dtype)
-        decay = torch.empty(batch, width, dtype=dtype)
-        z_end = torch.empty(batch, width, dtype=dtype)
-        ev_np = event_times.numpy()
-        src_np = source.numpy()
-        nev_np = n_events.numpy()
-        window_factors(ev_np, nev_np, s(params.tau_s), s(tau), s(params.t_max),
-                       decay_s.numpy(), decay.numpy(), z_end.numpy())
-        weight_t = weight.detach().t().contiguous()
-        out = torch.full((batch, n_out, k), math.inf, dtype=dtype)
-        # only the slots below ``count`` are ever written or read
-        window = torch.empty((batch, n_out, k), dtype=torch.int64)
-        z = torch.empty((batch, n_out, k), dtype=dtype)
-        f1 = torch.empty((batch, n_out, k), dtype=dtype)
-        f2 = torch.empty((batch, n_out, k), dtype=dtype)
-        count = torch.zeros((batch, n_out), dtype=torch.int64)
-        saturated = torch.zeros((batch, n_out), dtype=torch.bool)
-        c = params.threshold / tau
-        z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
-        lif_forward(ev_np, src_np, nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
-                    weight_t.numpy(), s(c), s(2.0 * c * z_tolerance), s(4.0 * c), s(params.reset / tau), s(tau),
-                    s(z_tolerance), s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))),
-                    _n_blocks(batch, n_out),
-                    out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
-                    count.numpy(), saturated.numpy())
+        out, saturated, saved = _simulate(times, weight, params, keep_records=True)
         ctx.params = params
-        ctx.in_shape = (batch, n_in, times.shape[2])
-        ctx.save_for_backward(weight_t, slot, source, n_events, decay_s, decay,
-                              window, z, f1, f2, count)
+        ctx.in_shape = tuple(times.shape)
+        ctx.save_for_backward(*saved)
         ctx.mark_non_differentiable(saturated)
         return out, saturated
 
     @staticmethod
     def backward(ctx, grad_out, _grad_saturated):
         (weight_t, slot, source, n_events, decay_s, decay,
-         window, z, f1, f2, count) = ctx.saved_tensors
+         window, record, count) = ctx.saved_tensors
         params = ctx.params
         batch, n_in, slots = ctx.in_shape
         n_out = weight_t.shape[1]
@@ -188,8 +207,8 @@ class _LIFFunction(torch.autograd.Function):
         grad_weight_t = torch.zeros((n_chunks, n_in, n_out), dtype=dtype)
         tau = params.tau
         s = lambda v: _scalar(dtype, v)  # noqa: E731
-        lif_backward(grad_out.numpy(), window.numpy(), z.numpy(), f1.numpy(), f2.numpy(),
-                     count.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
+        lif_backward(grad_out.numpy(), window.numpy(), record.numpy(), count.numpy(),
+                     source.numpy(), n_events.numpy(), decay_s.numpy(),
                      decay.numpy(), weight_t.numpy(), s(1.0 / params.tau_s), s(1.0 / tau),
                      s(params.reset / tau**2), n_chunks, bool(ctx.needs_input_grad[0]),
                      grad_events.numpy(), grad_weight_t.numpy())
@@ -208,10 +227,13 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
     neurons that wanted to fire more than ``max_spikes`` times (their later spikes are dropped).
     """
     params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
-    check_spike_times(times, "times")
+    check_spike_times(times, "times", values=False)  # values: while merging the events
     _check_weight(weight, times.shape[1])
     weight = weight.to(times.dtype)
-    return _LIFFunction.apply(times, weight, params)
+    if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
+        return _LIFFunction.apply(times, weight, params)
+    out, saturated, _ = _simulate(times, weight, params, keep_records=False)  # inference: no records
+    return out, saturated
 
 
 def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf):

@@ -2,5 +2,7 @@
 from .backward import lif_backward
 from .events import count_events, merge_events, window_factors
 from .forward import lif_forward
+from .checks import count_non_finite
 
-__all__ = ["count_events", "lif_backward", "lif_forward", "merge_events", "window_factors"]
+__all__ = ["count_events", "count_non_finite", "lif_backward", "lif_forward", "merge_events",
+           "window_factors"]

@@ -59,13 +59,14 @@ def _spikes_by_window(b, out_window, out_count, n_events, order, offsets):
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lif_backward(grad_out, out_window, out_z, out_f1, out_f2, out_count,
+def lif_backward(grad_out, out_window, out_record, out_count,
                  event_source, n_events, decay_s, decay, weight_t,
                  inv_tau_s, inv_tau, reset_over_tau2, n_chunks, need_input_grad,
                  grad_events, grad_weight_t):
     """Accumulate dL/d(input event times) and dL/dW^T.
 
     grad_out (batch, out, K) holds dL/dt_k for every output slot (ignored for empty slots);
+    out_window and out_record (z'_k, f2'_k per spike) come from the forward kernel;
     grad_events (batch, S) receives dL/dt_j per merged input event; grad_weight_t
     (n_chunks, in, out) receives one partial weight gradient per chunk of samples (summed
     by the caller), so that parallel chunks never write to the same memory.
@@ -95,9 +96,11 @@ def lif_backward(grad_out, out_window, out_z, out_f1, out_f2, out_count,
                 for r in range(offsets[e], offsets[e + 1]):
                     n = order[r] // max_spikes
                     k = order[r] % max_spikes
-                    err = grad_out[b, n, k] + reset_over_tau2 * out_z[b, n, k] * s2[n]
-                    s1[n] += err * out_f1[b, n, k]
-                    s2[n] += err * out_f2[b, n, k]
+                    z = out_record[b, n, k, 0]
+                    f2 = out_record[b, n, k, 1]
+                    err = grad_out[b, n, k] + reset_over_tau2 * z * s2[n]
+                    s1[n] += err * (f2 / z)  # f1'_k = tau / (z'_k x'_k)
+                    s2[n] += err * f2
                 m = event_source[b, e]
                 row = weight_t[m]
                 grow = gw[m]

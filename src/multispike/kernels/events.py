@@ -47,38 +47,102 @@ def window_factors(event_times, n_events, tau_s, tau, t_max, decay_s, decay, z_e
 
 
 @njit(parallel=True, cache=True)
-def count_events(flat_times, t_max, n_events):
-    """n_events[b] = number of input spikes of sample b earlier than t_max."""
-    for b in prange(flat_times.shape[0]):
+def count_events(times, t_max, n_events, ordered):
+    """n_events[b] = number of input spikes of sample b earlier than t_max.
+
+    ``times`` is (batch, in_features, slots). ``ordered[b]`` is set to True when every
+    neuron's slots are ascending (as the layers' own outputs are: spikes first, +inf after),
+    which lets :func:`merge_events` stop reading a neuron at its first slot >= t_max.
+    Returns how many entries are invalid spike times (NaN or negative), so that the
+    caller can refuse them without another pass over the data.
+    """
+    invalid = 0
+    n_slots = times.shape[2]
+    for b in prange(times.shape[0]):
+        flat = times[b].ravel()
         n = 0
-        for i in range(flat_times.shape[1]):
-            if flat_times[b, i] < t_max:
-                n += 1
+        bad = 0
+        descents = 0  # over the flat row, then minus those between two neurons
+        for i in range(flat.shape[0]):
+            t = flat[i]
+            n += t < t_max
+            bad += not t >= 0  # NaN fails the comparison too
+        for i in range(1, flat.shape[0]):
+            descents += flat[i] < flat[i - 1]
+        for i in range(n_slots, flat.shape[0], n_slots):
+            descents -= flat[i] < flat[i - 1]
         n_events[b] = n
+        ordered[b] = descents == 0
+        invalid += bad
+    return invalid
+
+
+@njit(cache=True)
+def _sort_events(keys, slots, n, sorted_keys, sorted_slots, counts):
+    """Stable sort of keys[:n] (ties keep their order) into sorted_keys / sorted_slots.
+
+    Bucket sort: n buckets of equal width between the smallest and the largest key, filled
+    in input order, then one insertion sort over the bucketed array, which only moves
+    entries within a bucket. Expected linear time for spread-out spike times; equal keys
+    are never moved.
+    """
+    lo = keys[0]
+    hi = keys[0]
+    for i in range(1, n):
+        lo = min(lo, keys[i])
+        hi = max(hi, keys[i])
+    span = np.float64(hi) - np.float64(lo)
+    scale = (n - 1) / span if span > 0 else 0.0
+    if not scale < np.inf:
+        scale = 0.0  # a subnormal span: one bucket (still correct, just not linear)
+    counts[:] = 0
+    for i in range(n):
+        counts[min(n - 1, int((keys[i] - lo) * scale)) + 1] += 1
+    for j in range(n):
+        counts[j + 1] += counts[j]  # counts[j] = start of bucket j
+    for i in range(n):
+        j = min(n - 1, int((keys[i] - lo) * scale))
+        sorted_keys[counts[j]] = keys[i]
+        sorted_slots[counts[j]] = slots[i]
+        counts[j] += 1
+    for i in range(1, n):
+        t = sorted_keys[i]
+        s = sorted_slots[i]
+        j = i - 1
+        while j >= 0 and sorted_keys[j] > t:
+            sorted_keys[j + 1] = sorted_keys[j]
+            sorted_slots[j + 1] = sorted_slots[j]
+            j -= 1
+        sorted_keys[j + 1] = t
+        sorted_slots[j + 1] = s
 
 
 @njit(parallel=True, cache=True)
-def merge_events(flat_times, t_max, n_events, event_times, event_slot):
+def merge_events(times, t_max, n_events, ordered, event_times, event_slot):
     """Merge the spikes (< t_max) of each sample into one time-ordered list of events.
 
-    ``flat_times`` is (batch, in_features * slots); ``event_slot[b, e]`` is the flat slot the
-    e-th earliest spike came from (ties keep slot order). Only the first ``n_events[b]``
-    entries of each row are written (``n_events`` from :func:`count_events`).
+    ``times`` is (batch, in_features, slots); ``event_slot[b, e]`` is the flat slot
+    (neuron * slots + k) the e-th earliest spike came from (ties keep slot order). Only the
+    first ``n_events[b]`` entries of each row are written (``n_events`` and ``ordered``
+    from :func:`count_events`).
     """
-    for b in prange(flat_times.shape[0]):
+    n_in = times.shape[1]
+    n_slots = times.shape[2]
+    for b in prange(times.shape[0]):
         n = n_events[b]
         if n == 0:
             continue
-        keys = np.empty(n, dtype=flat_times.dtype)
+        keys = np.empty(n, dtype=times.dtype)
         slots = np.empty(n, dtype=np.int64)
+        counts = np.empty(n + 1, dtype=np.int64)
         j = 0
-        for i in range(flat_times.shape[1]):
-            t = flat_times[b, i]
-            if t < t_max:
-                keys[j] = t
-                slots[j] = i
-                j += 1
-        order = np.argsort(keys, kind="mergesort")
-        for e in range(n):
-            event_times[b, e] = keys[order[e]]
-            event_slot[b, e] = slots[order[e]]
+        for m in range(n_in):
+            for k in range(n_slots):
+                t = times[b, m, k]
+                if t < t_max:
+                    keys[j] = t
+                    slots[j] = m * n_slots + k
+                    j += 1
+                elif ordered[b]:
+                    break  # ascending slots: the rest of this neuron is >= t_max too
+        _sort_events(keys, slots, n, event_times[b], event_slot[b], counts)

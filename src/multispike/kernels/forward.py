@@ -19,8 +19,10 @@ Moving the reference to the next event multiplies A by exp(-dt/tau_s) and B by e
 (both <= 1), so nothing overflows however long the simulation runs.
 
 Besides the spike times the kernel saves, for every spike k, what the exact backward pass
-needs: the window (event index) it fired in, z'_k, f1'_k = tau / (z'_k x'_k) and
-f2'_k = tau / x'_k, all relative to the window's reference time.
+needs: the window (event index) it fired in, and the record (z'_k, f2'_k = tau / x'_k),
+both relative to the window's reference time (the backward pass derives
+f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k). z' and f2' sit side by side in one record so
+that recording a spike touches three cache lines (time, window, record), not four.
 
 Near a grazing crossing (x -> 0, the membrane just touches the threshold) the exact
 derivatives diverge like 1/x. The factors use max(x, grad_floor * B), with grad_floor of the
@@ -33,10 +35,11 @@ from numba import njit, prange
 
 @njit(cache=True, inline="always")
 def _fire_in_window(b, n, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
-                    out_times, out_window, out_z, out_f1, out_f2, out_count, saturated):
+                    keep_records, out_times, out_window, out_record, out_count, saturated):
     """Record the spike at z (root x) and every further one in window e of neuron n.
 
-    Returns the new B (lowered by the resets) and whether the neuron saturated.
+    Returns the new B (lowered by the resets). A neuron whose slots are full is marked
+    saturated (the caller then stops testing it: its later spikes are dropped).
     """
     zero = bb * 0
     max_spikes = out_times.shape[2]
@@ -44,35 +47,36 @@ def _fire_in_window(b, n, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau
         k = out_count[b, n]
         if k == max_spikes:
             saturated[b, n] = True
-            return bb, True
+            return bb
         out_times[b, n, k] = t_e + tau * np.log(z)
-        out_window[b, n, k] = e
-        out_z[b, n, k] = z
-        x_grad = max(x, grad_floor * bb)
-        out_f1[b, n, k] = tau / (z * x_grad)
-        out_f2[b, n, k] = tau / x_grad
+        if keep_records:
+            out_window[b, n, k] = e
+            out_record[b, n, k, 0] = z
+            out_record[b, n, k, 1] = tau / max(x, grad_floor * bb)
         out_count[b, n] = k + 1
         bb = bb - reset_over_tau * z
         if bb <= zero:
-            return bb, False
+            return bb
         disc = bb * bb - four_c * a
         if disc < zero:
-            return bb, False
+            return bb
         x = np.sqrt(disc)
         z_next = (a + a) / (bb + x)
         if z_next > z_hi or not z_next > z:
-            return bb, False
+            return bb
         z = z_next
 
 
 @njit(parallel=True, cache=True)
 def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
                 c, two_c_lo, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
-                out_times, out_window, out_z, out_f1, out_f2, out_count, saturated):
+                keep_records, out_times, out_window, out_record, out_count, saturated):
     """Simulate every (sample, block of neurons) pair in parallel.
 
     Shapes: event_* (batch, S); weight_t (in_features, out_features), i.e. the transposed
-    weight so that the loop over output neurons is contiguous; out_* (batch, out, K);
+    weight so that the loop over output neurons is contiguous; out_times (batch, out, K);
+    out_window (batch, out, K) int32; out_record (batch, out, K, 2) holds (z', f2') per
+    spike, written only when ``keep_records`` is true (training; inference passes placeholders);
     out_count (batch, out) int; saturated (batch, out) bool. ``out_times`` must be
     pre-filled with +inf and ``out_count`` / ``saturated`` with zeros / False.
     ``two_c_lo`` is 2c * z_tolerance. ``z_tolerance`` (slightly below 1) lets a crossing
@@ -93,35 +97,42 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
         width = n1 - n0
         a_sum = np.zeros(width, dtype=weight_t.dtype)
         b_sum = np.zeros(width, dtype=weight_t.dtype)
-        live = np.ones(width, dtype=np.uint8)  # 0 once a neuron is saturated
         candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
         candidate_words = candidate.view(np.uint64)
+        full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
         for e in range(n_events[b]):
             row = weight_t[event_source[b, e], n0:n1]
             ds = decay_s[b, e]
             d = decay[b, e]
             z_hi = z_end[b, e]
-            two_c_hi = (c + c) * z_hi
-            c_hi2 = c * z_hi * z_hi
+            if z_hi == np.inf:  # last window: q(z_hi) = +inf, only the vertex test remains
+                two_c_hi = z_hi
+                c_hi2 = z_hi
+                z_hi_q = zero
+            else:
+                two_c_hi = (c + c) * z_hi
+                c_hi2 = c * z_hi * z_hi
+                z_hi_q = z_hi
             # Branch-free pass (vectorises): update A and B, and flag the neurons whose
-            # first crossing z1 lies in (1, z_hi]. With q(z) = c z^2 - B z + A and q(1) > 0
-            # (u below threshold at the window start), that is: real roots (B^2 >= 4 A c,
-            # A > 0), the vertex B / 2c after z = 1 (else both roots precede the window) and
-            # either the vertex no later than z_hi or q(z_hi) <= 0. No sqrt is needed here;
-            # for z_hi = inf the first alternative holds (and q(z_hi) is NaN, i.e. false).
-            n_candidates = 0
+            # first crossing may lie in (1, z_hi]. With q(z) = c z^2 - B z + A and q(1) > 0
+            # (u below threshold at the window start) that is either q(z_hi) <= 0 (u above
+            # threshold at the window end), or the vertex B / 2c inside the window with
+            # real roots (B^2 >= 4 A c: u touches the threshold in between); saturated
+            # neurons are never flagged. Each condition is written as "margin <= 0" and
+            # combined with min (or) / max (and), which vectorise better than boolean logic.
+            # No sqrt here: the flagged neurons are solved exactly below.
             for i in range(width):
                 w = row[i]
                 a = a_sum[i] * ds + w
                 bb = b_sum[i] * d + w
                 a_sum[i] = a
                 b_sum[i] = bb
-                flag = ((a > zero) & (bb >= two_c_lo) & (bb * bb >= four_c * a)
-                        & ((bb <= two_c_hi) | (c_hi2 - bb * z_hi + a <= zero)))
-                candidate[i] = live[i] & np.uint8(flag)
-                n_candidates += candidate[i]
-            if n_candidates == 0 or not z_hi > one:
-                continue  # nothing can fire, or a zero-length window (simultaneous events)
+                vertex_inside = max(two_c_lo - bb, bb - two_c_hi)
+                touches = max(vertex_inside, four_c * a - bb * bb)
+                margin = min(c_hi2 + a - bb * z_hi_q, touches)
+                candidate[i] = np.uint8(max(margin, full[i]) <= zero)
+            if not z_hi > one:
+                continue  # a zero-length window (simultaneous events): nothing can fire
             t_e = event_times[b, e]
             for word in range(candidate_words.shape[0]):
                 if candidate_words[word] == 0:
@@ -136,9 +147,9 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                     if z > z_hi or z < z_tolerance:
                         continue
                     z = max(z, one)
-                    b_sum[i], full = _fire_in_window(
+                    b_sum[i] = _fire_in_window(
                         b, n0 + i, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                        grad_floor, out_times, out_window, out_z, out_f1, out_f2, out_count,
+                        grad_floor, keep_records, out_times, out_window, out_record, out_count,
                         saturated)
-                    if full:
-                        live[i] = 0
+                    if saturated[b, n0 + i]:
+                        full[i] = one
