@@ -269,3 +269,22 @@ def test_bad_layer_sizes():
         multispike.LIF(0, 3)
     with pytest.raises(ValueError, match="out_features"):
         multispike.LIF(3, -1)
+
+
+@pytest.mark.parametrize("all_layers", [False, True])
+def test_network_inference_in_chunks_equals_one_pass(all_layers):
+    torch.manual_seed(5)
+    net = multispike.SpikingNetwork([12, 30, 4], tau_s=0.1, thresholds=[0.05, 0.2], max_spikes=[2, 3],
+                                    inits=[("uniform", -0.2, 2.0), ("uniform", -0.2, 1.0)])
+    x = torch.rand(23, 12, 1) * 0.1
+    with torch.no_grad():
+        whole = net(x, all_layers=True)
+        sat_whole = [layer.saturated.clone() for layer in net.layers]
+        net.inference_chunk = 5  # 23 samples: chunks of 5, 5, 5, 5, 3
+        chunked = net(x, all_layers=all_layers)
+    chunked = chunked if all_layers else [chunked]
+    for a, b in zip(whole[-len(chunked):], chunked):
+        assert torch.equal(a, b)
+    assert any(bool(s.any()) for s in sat_whole) and torch.isfinite(whole[-1]).any()
+    for layer, s in zip(net.layers, sat_whole):
+        assert torch.equal(layer.saturated, s) and layer.n_saturated == int(s.sum())
