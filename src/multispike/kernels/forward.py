@@ -105,6 +105,13 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
             ds = decay_s[b, e]
             d = decay[b, e]
             z_hi = z_end[b, e]
+            if not z_hi > one:
+                # A zero-length window (the next event is simultaneous, e.g. equal pixel
+                # values): nothing can fire in it, so only accumulate A and B.
+                for i in range(width):
+                    a_sum[i] = a_sum[i] * ds + row[i]
+                    b_sum[i] = b_sum[i] * d + row[i]
+                continue
             if z_hi == np.inf:  # last window: q(z_hi) = +inf, only the vertex test remains
                 two_c_hi = z_hi
                 c_hi2 = z_hi
@@ -131,8 +138,6 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                 touches = max(vertex_inside, four_c * a - bb * bb)
                 margin = min(c_hi2 + a - bb * z_hi_q, touches)
                 candidate[i] = np.uint8(max(margin, full[i]) <= zero)
-            if not z_hi > one:
-                continue  # a zero-length window (simultaneous events): nothing can fire
             t_e = event_times[b, e]
             for word in range(candidate_words.shape[0]):
                 if candidate_words[word] == 0:
