@@ -288,3 +288,28 @@ def test_network_inference_in_chunks_equals_one_pass(all_layers):
     assert any(bool(s.any()) for s in sat_whole) and torch.isfinite(whole[-1]).any()
     for layer, s in zip(net.layers, sat_whole):
         assert torch.equal(layer.saturated, s) and layer.n_saturated == int(s.sum())
+
+
+@pytest.mark.parametrize("split", [(1, 1), (3, 1), (1, 3), (2, 4)])
+def test_backward_work_split_does_not_change_gradients(monkeypatch, split):
+    """Sample chunks and neuron blocks (chosen by core count and layer width) only change
+    how the backward work is divided, not the gradients."""
+    from multispike import functional
+    g = torch.Generator().manual_seed(6)
+    x = torch.rand(7, 9, 2, generator=g, dtype=torch.float64)
+    x[x > 0.8] = INF
+    w0 = torch.rand(50, 9, generator=g, dtype=torch.float64) * 2 - 0.3
+    upstream = torch.randn(7, 50, 4, generator=g, dtype=torch.float64)
+
+    def grads():
+        xx = x.clone().requires_grad_()
+        w = w0.clone().requires_grad_()
+        out = lif(xx, w, tau_s=0.1, threshold=0.2, max_spikes=4)
+        torch.where(torch.isfinite(out), out * upstream, torch.zeros_like(out)).sum().backward()
+        return xx.grad, w.grad
+
+    reference = grads()
+    monkeypatch.setattr(functional, "_backward_split", lambda batch, n_out: split)
+    for a, b in zip(reference, grads()):
+        assert a.abs().sum() > 0
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
