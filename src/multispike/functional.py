@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, merge_events,
-                      sum_transpose, window_factors)
+                      scatter_event_grads, sum_transpose, window_factors)
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -163,14 +163,14 @@ def _simulate(times: torch.Tensor, weight: torch.Tensor, params: LIFParameters,
     window_factors(ev_np, nev_np, s(params.tau_s), s(tau), s(params.t_max),
                    decay_s.numpy(), decay.numpy(), z_end.numpy())
     weight_t = _transposed_weight(weight)
-    out = torch.full((batch, n_out, k), math.inf, dtype=dtype)
+    out = torch.empty((batch, n_out, k), dtype=dtype)  # the kernel initialises the outputs
     # Only the slots below ``count`` are ever written or read. Without recording, one-slot
     # placeholders stand in for the two record arrays.
     shape = (batch, n_out, k) if keep_records else (1, 1, 1)
     window = torch.empty(shape, dtype=torch.int32)
     zf = torch.empty(shape + (2,), dtype=dtype)  # (z', f2') per spike
-    count = torch.zeros((batch, n_out), dtype=torch.int64)
-    saturated = torch.zeros((batch, n_out), dtype=torch.bool)
+    count = torch.empty((batch, n_out), dtype=torch.int64)
+    saturated = torch.empty((batch, n_out), dtype=torch.bool)
     c = params.threshold / tau
     z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
     lif_forward(ev_np, source.numpy(), nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
@@ -220,9 +220,9 @@ class _LIFFunction(torch.autograd.Function):
                      grad_events.numpy(), grad_weight_t.numpy())
         grad_times = None
         if ctx.needs_input_grad[0]:
-            grad_times = torch.zeros((batch, n_in * slots), dtype=dtype)
-            grad_times.scatter_add_(1, slot, grad_events)  # padded events add 0 to slot 0
-            grad_times = grad_times.reshape(batch, n_in, slots)
+            grad_times = torch.empty((batch, n_in, slots), dtype=dtype)
+            scatter_event_grads(grad_events.numpy(), slot.numpy(), n_events.numpy(),
+                                grad_times.view(batch, n_in * slots).numpy())
         grad_weight = None
         if ctx.needs_input_grad[1]:
             grad_weight = torch.empty((n_out, n_in), dtype=dtype)

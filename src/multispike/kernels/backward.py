@@ -122,16 +122,39 @@ def lif_backward(grad_out, out_window, out_record, out_count,
 @njit(parallel=True, cache=True)
 def sum_transpose(partials, out):
     """out[n, m] = sum_c partials[c, m, n]: the weight gradient in the (out, in) layout of
-    the weight, from the per-chunk transposed partial sums of :func:`lif_backward`."""
+    the weight, from the per-chunk transposed partial sums of :func:`lif_backward`.
+    The chunks are first added into partials[0] (contiguous rows, vectorised), which is
+    then transposed in 32 x 32 tiles so that reads and writes stay in cache."""
     n_chunks, n_in, n_out = partials.shape
+    total = partials[0]
+    for m in prange(n_in):
+        for c in range(1, n_chunks):
+            src = partials[c, m]
+            dst = total[m]
+            for n in range(n_out):
+                dst[n] += src[n]
     tile = 32
-    n_tiles = (n_in + tile - 1) // tile
-    for t in prange(n_tiles):
+    tiles_in = (n_in + tile - 1) // tile
+    for t in prange(tiles_in):
         m0 = t * tile
         m1 = min(n_in, m0 + tile)
-        for n in range(n_out):
-            for m in range(m0, m1):
-                acc = partials[0, m, n]
-                for c in range(1, n_chunks):
-                    acc += partials[c, m, n]
-                out[n, m] = acc
+        buf = np.empty((tile, tile), dtype=out.dtype)
+        for n0 in range(0, n_out, tile):
+            n1 = min(n_out, n0 + tile)
+            for m in range(m0, m1):  # contiguous reads
+                for n in range(n0, n1):
+                    buf[n - n0, m - m0] = total[m, n]
+            for n in range(n0, n1):  # contiguous writes
+                for m in range(m0, m1):
+                    out[n, m] = buf[n - n0, m - m0]
+
+
+@njit(parallel=True, cache=True)
+def scatter_event_grads(grad_events, event_slot, n_events, grad_times):
+    """grad_times[b, s] = sum of grad_events[b, e] over the events e of slot s (zero for
+    slots without an event): dL/d(input spike times) in the (batch, in * slots) layout."""
+    for b in prange(grad_times.shape[0]):
+        row = grad_times[b]
+        row[:] = 0
+        for e in range(n_events[b]):
+            row[event_slot[b, e]] += grad_events[b, e]

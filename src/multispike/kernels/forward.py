@@ -77,8 +77,8 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
     weight so that the loop over output neurons is contiguous; out_times (batch, out, K);
     out_window (batch, out, K) int32; out_record (batch, out, K, 2) holds (z', f2') per
     spike, written only when ``keep_records`` is true (training; inference passes placeholders);
-    out_count (batch, out) int; saturated (batch, out) bool. ``out_times`` must be
-    pre-filled with +inf and ``out_count`` / ``saturated`` with zeros / False.
+    out_count (batch, out) int; saturated (batch, out) bool. The kernel initialises all
+    outputs itself (+inf times, zero counts, False), so they may be uninitialised memory.
     ``two_c_lo`` is 2c * z_tolerance. ``z_tolerance`` (slightly below 1) lets a crossing
     that rounding placed a hair before the window start count at the window start instead
     of being lost between two windows.
@@ -94,6 +94,9 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
         n1 = min(n_out, n0 + block)
         if n0 >= n1:
             continue
+        out_times[b, n0:n1] = np.inf
+        out_count[b, n0:n1] = 0
+        saturated[b, n0:n1] = False
         width = n1 - n0
         a_sum = np.zeros(width, dtype=weight_t.dtype)
         b_sum = np.zeros(width, dtype=weight_t.dtype)
