@@ -22,7 +22,7 @@ Besides the spike times the kernel saves, for every spike k, what the exact back
 needs: the window (event index) it fired in, and the record (z'_k, f2'_k = tau / x'_k),
 both relative to the window's reference time (the backward pass derives
 f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k). z' and f2' sit side by side in one record so
-that recording a spike touches three cache lines (time, window, record), not four.
+that recording a spike touches three cache lines (time, window, record), not five.
 
 Near a grazing crossing (x -> 0, the membrane just touches the threshold) the exact
 derivatives diverge like 1/x. The factors use max(x, grad_floor * B), with grad_floor of the
