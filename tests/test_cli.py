@@ -127,3 +127,17 @@ def test_evaluate_corrupt_checkpoint(tmp_path, capsys):
     assert main(["evaluate", str(broken)]) == 2
     err = capsys.readouterr().err
     assert str(broken) in err and "corrupt" in err
+
+
+def test_output_into_a_closed_pipe_is_not_an_error():
+    """`multispike presets | head -1`: the reader leaving early must not print a traceback."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from multispike.cli import main; sys.exit(main())",
+                             "presets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import typing
 
@@ -158,10 +159,15 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         "train": _cmd_train, "evaluate": _cmd_evaluate, "presets": _cmd_presets,
         "download": _cmd_download}[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
+        return code
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
         print(f"multispike {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `multispike presets | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
