@@ -288,6 +288,10 @@ def test_network_inference_in_chunks_equals_one_pass(all_layers):
     assert any(bool(s.any()) for s in sat_whole) and torch.isfinite(whole[-1]).any()
     for layer, s in zip(net.layers, sat_whole):
         assert torch.equal(layer.saturated, s) and layer.n_saturated == int(s.sum())
+    with torch.no_grad(), pytest.raises(TypeError, match="float32 or float64"):
+        net(torch.zeros(23, 12, 1, dtype=torch.int64))
+    with torch.no_grad(), pytest.raises(ValueError, match="NaN"):
+        net(torch.full((23, 12, 1), math.nan))
 
 
 @pytest.mark.parametrize("chunks", [1, 3, 7, 9])

@@ -103,6 +103,12 @@ def _check_weight(weight, in_features) -> None:
         raise ValueError(f"weight has in_features = {weight.shape[1]}, but times has {in_features} input neurons")
 
 
+def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
+    """W^T (in, out) as a contiguous tensor of ``dtype`` (the kernels' layout, as taken by
+    :meth:`multispike.LIF.infer`); refuses NaN or inf weights."""
+    return _transposed_weight(weight.detach() if dtype is None else weight.detach().to(dtype))
+
+
 def _transposed_weight(weight: torch.Tensor) -> torch.Tensor:
     """W^T as a contiguous tensor (the kernels' layout); refuses NaN or inf weights."""
     weight_t = weight.detach().t().contiguous()
@@ -143,13 +149,14 @@ def _n_blocks(batch: int, n_out: int) -> int:
     return max(1, min(math.ceil(n_out / 32), math.ceil(2 * threads / max(batch, 1))))
 
 
-def _simulate(times: torch.Tensor, weight: torch.Tensor, params: LIFParameters,
+def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
               keep_records: bool):
-    """Run the forward kernel. Returns (spike times, saturated, tensors for the backward pass);
+    """Run the forward kernel with the transposed weight ``weight_t`` (in, out) from
+    :func:`_transposed_weight`. Returns (spike times, saturated, tensors for the backward pass);
     with ``keep_records=False`` (inference) the per-spike backward records are not written and the
     third item is None."""
     dtype = times.dtype
-    batch, n_out = times.shape[0], weight.shape[0]
+    batch, n_out = times.shape[0], weight_t.shape[1]
     k = params.max_spikes
     event_times, slot, source, n_events = _merge_events(times.detach(), params.t_max)
     width = event_times.shape[1]
@@ -162,7 +169,6 @@ def _simulate(times: torch.Tensor, weight: torch.Tensor, params: LIFParameters,
     nev_np = n_events.numpy()
     window_factors(ev_np, nev_np, s(params.tau_s), s(tau), s(params.t_max),
                    decay_s.numpy(), decay.numpy(), z_end.numpy())
-    weight_t = _transposed_weight(weight)
     out = torch.empty((batch, n_out, k), dtype=dtype)  # the kernel initialises the outputs
     # Only the slots below ``count`` are ever written or read. Without recording, one-slot
     # placeholders stand in for the two record arrays.
@@ -192,7 +198,8 @@ def _backward_chunks(batch: int) -> int:
 class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, params: LIFParameters):
-        out, saturated, saved = _simulate(times, weight, params, keep_records=True)
+        out, saturated, saved = _simulate(times, _transposed_weight(weight), params,
+                                          keep_records=True)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
         ctx.save_for_backward(*saved)
@@ -241,7 +248,14 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
     weight = weight.to(times.dtype)
     if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
         return _LIFFunction.apply(times, weight, params)
-    out, saturated, _ = _simulate(times, weight, params, keep_records=False)  # inference: no records
+    return _infer(times, _transposed_weight(weight), params)
+
+
+def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):
+    """Inference (no autograd, no backward records) with a precomputed transposed weight, so
+    that a network running many chunks of a batch transposes and checks each weight once.
+    ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype."""
+    out, saturated, _ = _simulate(times, weight_t, params, keep_records=False)
     return out, saturated
 
 

@@ -6,7 +6,8 @@ import math
 import torch
 from torch import nn
 
-from .functional import LIFParameters, lif_with_saturation
+from . import functional
+from .functional import LIFParameters, check_spike_times, lif_with_saturation
 
 __all__ = ["LIF"]
 
@@ -59,11 +60,28 @@ class LIF(nn.Module):
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         p = self.params
+        self._check_in_features(times)
+        out, saturated = lif_with_saturation(times, self.weight, p.tau_s, p.threshold, p.reset,
+                                             p.max_spikes, p.t_max)
+        return self._keep_saturation(out, saturated)
+
+    def infer(self, times: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+        """Inference with ``weight_t = functional.transposed_weight(self.weight, times.dtype)``
+        computed once by the caller for many chunks of a batch (no autograd)."""
+        self._check_in_features(times)
+        check_spike_times(times, "times", values=False)
+        if weight_t.shape != (self.in_features, self.out_features) or weight_t.dtype != times.dtype:
+            raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
+                             f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
+        out, saturated = functional._infer(times, weight_t, self.params)
+        return self._keep_saturation(out, saturated)
+
+    def _check_in_features(self, times) -> None:
         if isinstance(times, torch.Tensor) and times.dim() == 3 and times.shape[1] != self.in_features:
             raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, "
                              f"but this layer has in_features = {self.in_features}")
-        out, saturated = lif_with_saturation(times, self.weight, p.tau_s, p.threshold, p.reset,
-                                             p.max_spikes, p.t_max)
+
+    def _keep_saturation(self, out, saturated):
         self.saturated = saturated
         self.n_saturated = int(saturated.sum())
         return out

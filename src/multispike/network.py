@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .functional import check_spike_times, transposed_weight
 from .layers import LIF
 
 __all__ = ["SpikingNetwork"]
@@ -58,9 +59,15 @@ class SpikingNetwork(nn.Module):
                 or times.dim() == 0 or len(times) <= self.inference_chunk:
             outputs = self._forward_layers(times)
             return outputs if all_layers else outputs[-1]
+        check_spike_times(times, "times", values=False)
+        # each weight is transposed (and checked) once for all chunks
+        weights_t = [transposed_weight(layer.weight, times.dtype) for layer in self.layers]
         chunks, saturated = [], []
         for part in times.split(self.inference_chunk):
-            outs = self._forward_layers(part)
+            outs = []
+            for layer, weight_t in zip(self.layers, weights_t):
+                part = layer.infer(part, weight_t)
+                outs.append(part)
             chunks.append(outs if all_layers else outs[-1:])
             saturated.append([layer.saturated for layer in self.layers])
         for i, layer in enumerate(self.layers):
