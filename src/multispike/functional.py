@@ -104,14 +104,10 @@ def _check_weight(weight, in_features) -> None:
 
 
 def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
-    """W^T (in, out) as a contiguous tensor of ``dtype`` (the kernels' layout, as taken by
-    :meth:`multispike.LIF.infer`); refuses NaN or inf weights."""
-    return _transposed_weight(weight.detach() if dtype is None else weight.detach().to(dtype))
-
-
-def _transposed_weight(weight: torch.Tensor) -> torch.Tensor:
-    """W^T as a contiguous tensor (the kernels' layout); refuses NaN or inf weights."""
-    weight_t = weight.detach().t().contiguous()
+    """W^T (in, out) as a contiguous tensor of ``dtype`` (default: the weight's), the
+    kernels' layout, as taken by :meth:`multispike.LIF.infer`; refuses NaN or inf weights."""
+    weight = weight.detach() if dtype is None else weight.detach().to(dtype)
+    weight_t = weight.t().contiguous()
     if count_non_finite(weight_t.numpy()):
         raise ValueError("weight contains NaN or inf")
     return weight_t
@@ -152,7 +148,7 @@ def _n_blocks(batch: int, n_out: int) -> int:
 def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
               keep_records: bool):
     """Run the forward kernel with the transposed weight ``weight_t`` (in, out) from
-    :func:`_transposed_weight`. Returns (spike times, saturated, tensors for the backward pass);
+    :func:`transposed_weight`. Returns (spike times, saturated, tensors for the backward pass);
     with ``keep_records=False`` (inference) the per-spike backward records are not written and the
     third item is None."""
     dtype = times.dtype
@@ -198,7 +194,7 @@ def _backward_chunks(batch: int) -> int:
 class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, params: LIFParameters):
-        out, saturated, saved = _simulate(times, _transposed_weight(weight), params,
+        out, saturated, saved = _simulate(times, transposed_weight(weight), params,
                                           keep_records=True)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
@@ -248,7 +244,7 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
     weight = weight.to(times.dtype)
     if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
         return _LIFFunction.apply(times, weight, params)
-    return _infer(times, _transposed_weight(weight), params)
+    return _infer(times, transposed_weight(weight), params)
 
 
 def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):

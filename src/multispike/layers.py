@@ -63,7 +63,8 @@ class LIF(nn.Module):
         self._check_in_features(times)
         out, saturated = lif_with_saturation(times, self.weight, p.tau_s, p.threshold, p.reset,
                                              p.max_spikes, p.t_max)
-        return self._keep_saturation(out, saturated)
+        self.record_saturation(saturated)
+        return out
 
     def infer(self, times: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
         """Inference with ``weight_t = functional.transposed_weight(self.weight, times.dtype)``
@@ -74,17 +75,18 @@ class LIF(nn.Module):
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
         out, saturated = functional._infer(times, weight_t, self.params)
-        return self._keep_saturation(out, saturated)
+        self.record_saturation(saturated)
+        return out
 
     def _check_in_features(self, times) -> None:
         if isinstance(times, torch.Tensor) and times.dim() == 3 and times.shape[1] != self.in_features:
             raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, "
                              f"but this layer has in_features = {self.in_features}")
 
-    def _keep_saturation(self, out, saturated):
+    def record_saturation(self, saturated: torch.Tensor) -> None:
+        """Keep the (batch, out) mask of the last call's saturated neurons and their count."""
         self.saturated = saturated
         self.n_saturated = int(saturated.sum())
-        return out
 
     def extra_repr(self) -> str:
         p = self.params

@@ -71,8 +71,7 @@ class SpikingNetwork(nn.Module):
             chunks.append(outs if all_layers else outs[-1:])
             saturated.append([layer.saturated for layer in self.layers])
         for i, layer in enumerate(self.layers):
-            layer.saturated = torch.cat([s[i] for s in saturated])
-            layer.n_saturated = int(layer.saturated.sum())
+            layer.record_saturation(torch.cat([s[i] for s in saturated]))
         outputs = [torch.cat(parts) for parts in zip(*chunks)]
         return outputs if all_layers else outputs[-1]
 
