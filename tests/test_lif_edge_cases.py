@@ -317,3 +317,18 @@ def test_backward_chunks_do_not_change_gradients(monkeypatch, chunks):
     for a, b in zip(reference, grads()):
         assert a.abs().sum() > 0
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_layer_infer_refuses_a_foreign_transposed_weight():
+    from multispike.functional import transposed_weight
+    layer = multispike.LIF(4, 3, tau_s=0.1, threshold=0.2)
+    x = torch.rand(2, 4, 1)
+    with torch.no_grad():
+        expected = layer(x)
+        assert torch.equal(layer.infer(x, transposed_weight(layer.weight, x.dtype)), expected)
+        with pytest.raises(ValueError, match="weight_t"):
+            layer.infer(x, layer.weight.detach())  # (out, in): not transposed
+        with pytest.raises(ValueError, match="weight_t"):
+            layer.infer(x, transposed_weight(layer.weight, torch.float64))  # wrong dtype
+        with pytest.raises(ValueError, match="NaN or inf"):
+            transposed_weight(torch.full((3, 4), math.inf))
