@@ -99,3 +99,32 @@ def test_float32_gradients_match_float64():
         grads[dtype] = (x.grad.double(), w.grad.double())
     for g32, g64 in zip(grads[torch.float32], grads[torch.float64]):
         assert torch.allclose(g32, g64, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_blocks", [2, 4])
+def test_gradcheck_with_neuron_blocks(monkeypatch, n_blocks):
+    """Small batches split each sample's neurons into blocks (one task each) that write
+    separate segments of the spike log; with 5 neurons and 4 blocks the last block is
+    empty. Outputs and gradients must not depend on the split."""
+    import multispike.functional as F
+
+    x = _inputs(5, batch=2, n_in=7, slots=3)
+    w = _weights(6, 5, 7, -1.0, 3.0)
+    kw = dict(tau_s=0.2, threshold=0.3, max_spikes=6)
+
+    def outputs_and_grads():
+        x.grad = w.grad = None
+        out = lif(x, w, **kw)
+        (_finite_or_zero(out) * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        return out.detach(), x.grad.clone(), w.grad.clone()
+
+    monkeypatch.setattr(F, "_n_blocks", lambda batch, n_out: 1)
+    reference = outputs_and_grads()
+    monkeypatch.setattr(F, "_n_blocks", lambda batch, n_out: n_blocks)
+    blocked = outputs_and_grads()
+    assert torch.isfinite(reference[0]).sum(-1).max() >= 3
+    assert torch.equal(reference[0], blocked[0])
+    for a, b in zip(reference[1:], blocked[1:]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x, w: _finite_or_zero(lif(x, w, **kw)), (x, w),
+                                    eps=1e-7, atol=1e-5, rtol=1e-4)

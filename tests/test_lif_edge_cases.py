@@ -158,7 +158,8 @@ def test_event_merge_is_a_stable_time_sort(kind):
         x = torch.full_like(x, 0.25)
     x[torch.rand(x.shape, generator=g, dtype=torch.float64) < 0.3] = INF
     t_max = 0.8
-    times, slot, source, n_events = _merge_events(x, t_max)
+    tau_s = 0.1
+    times, slot, source, n_events, decay_s, decay, z_end = _merge_events(x, t_max, tau_s)
     for b in range(len(x)):
         flat = x[b].reshape(-1).numpy()
         keep = np.flatnonzero(flat < t_max)
@@ -168,6 +169,13 @@ def test_event_merge_is_a_stable_time_sort(kind):
         assert np.array_equal(slot[b, :n].numpy(), order)
         assert np.array_equal(times[b, :n].numpy(), flat[order])
         assert torch.equal(source[b, :n], slot[b, :n] // 4)
+        # window factors: gaps to the previous event, and each window's end (next event or t_max)
+        t = times[b, :n].numpy()
+        gap = np.diff(t, prepend=t[0])
+        end = np.append(t[1:], t_max) - t
+        np.testing.assert_allclose(decay_s[b, :n].numpy(), np.exp(-gap / tau_s), rtol=1e-13)
+        np.testing.assert_allclose(decay[b, :n].numpy(), np.exp(-gap / (2 * tau_s)), rtol=1e-13)
+        np.testing.assert_allclose(z_end[b, :n].numpy(), np.exp(end / (2 * tau_s)), rtol=1e-13)
 
 
 def test_outputs_sorted_and_padded():
@@ -332,3 +340,14 @@ def test_layer_infer_refuses_a_foreign_transposed_weight():
             layer.infer(x, transposed_weight(layer.weight, torch.float64))  # wrong dtype
         with pytest.raises(ValueError, match="NaN or inf"):
             transposed_weight(torch.full((3, 4), math.inf))
+
+
+def test_window_end_after_an_underflowing_gap():
+    """A gap so long that exp(-gap / tau_s) underflows in float32: the window end is then
+    taken directly, not as 1 / decay (which would make it infinite)."""
+    from multispike.functional import _merge_events
+    x = torch.tensor([[[0.0], [12.0]]], dtype=torch.float32)
+    _, _, _, n_events, decay_s, decay, z_end = _merge_events(x, math.inf, 0.1)
+    assert int(n_events[0]) == 2 and decay_s[0, 1] == 0 and decay[0, 1] == 0
+    assert math.isclose(float(z_end[0, 0]), math.exp(60.0), rel_tol=1e-6)
+    assert z_end[0, 1] == math.inf

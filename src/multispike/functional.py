@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, merge_events,
-                      scatter_event_grads, sum_transpose, window_factors)
+                      scatter_event_grads, sum_transpose)
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -113,24 +113,29 @@ def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     return weight_t
 
 
-def _merge_events(times: torch.Tensor, t_max: float):
-    """All input spikes (< t_max) of each sample in time order.
+def _merge_events(times: torch.Tensor, t_max: float, tau_s: float):
+    """All input spikes (< t_max) of each sample in time order, with their window factors.
 
-    Returns (event times, flat slot, source neuron, count); rows are padded with +inf.
-    Raises ValueError (via :func:`check_spike_times`) on NaN or negative spike times.
+    Returns (event times, flat slot, source neuron, count, decay_s, decay, z_end), each
+    (batch, S) but count (batch,); see ``kernels/events.py``. Rows are padded with +inf
+    times after their count. Raises ValueError (via :func:`check_spike_times`) on NaN or
+    negative spike times.
     """
     batch, n_in, slots = times.shape
+    dtype = times.dtype
     times_np = times.contiguous().numpy()
-    n_events = torch.zeros(batch, dtype=torch.int64)
-    ordered = np.zeros(batch, dtype=np.bool_)
-    t_max = _scalar(times.dtype, t_max)
+    n_events = torch.empty(batch, dtype=torch.int64)
+    ordered = np.empty(batch, dtype=np.bool_)
+    t_max = _scalar(dtype, t_max)
     if count_events(times_np, t_max, n_events.numpy(), ordered):
         check_spike_times(times, "times")  # raises with the precise message
     width = max(1, int(n_events.max())) if batch else 1
-    event_times = torch.full((batch, width), math.inf, dtype=times.dtype)
-    slot = torch.zeros((batch, width), dtype=torch.int64)
-    merge_events(times_np, t_max, n_events.numpy(), ordered, event_times.numpy(), slot.numpy())
-    return event_times, slot, torch.div(slot, slots, rounding_mode="floor"), n_events
+    event_times, decay_s, decay, z_end = (torch.empty((batch, width), dtype=dtype) for _ in range(4))
+    slot, source = (torch.empty((batch, width), dtype=torch.int32) for _ in range(2))
+    merge_events(times_np, t_max, _scalar(dtype, tau_s), _scalar(dtype, 2.0 * tau_s),
+                 n_events.numpy(), ordered, event_times.numpy(), slot.numpy(), source.numpy(),
+                 decay_s.numpy(), decay.numpy(), z_end.numpy())
+    return event_times, slot, source, n_events, decay_s, decay, z_end
 
 
 def _scalar(dtype, value):
@@ -154,34 +159,31 @@ def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters
     dtype = times.dtype
     batch, n_out = times.shape[0], weight_t.shape[1]
     k = params.max_spikes
-    event_times, slot, source, n_events = _merge_events(times.detach(), params.t_max)
-    width = event_times.shape[1]
+    event_times, slot, source, n_events, decay_s, decay, z_end = _merge_events(
+        times.detach(), params.t_max, params.tau_s)
     tau = params.tau
     s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
-    decay_s = torch.empty(batch, width, dtype=dtype)
-    decay = torch.empty(batch, width, dtype=dtype)
-    z_end = torch.empty(batch, width, dtype=dtype)
-    ev_np = event_times.numpy()
-    nev_np = n_events.numpy()
-    window_factors(ev_np, nev_np, s(params.tau_s), s(tau), s(params.t_max),
-                   decay_s.numpy(), decay.numpy(), z_end.numpy())
     out = torch.empty((batch, n_out, k), dtype=dtype)  # the kernel initialises the outputs
-    # Only the slots below ``count`` are ever written or read. Without recording, one-slot
-    # placeholders stand in for the two record arrays.
-    shape = (batch, n_out, k) if keep_records else (1, 1, 1)
-    window = torch.empty(shape, dtype=torch.int32)
-    zf = torch.empty(shape + (2,), dtype=dtype)  # (z', f2') per spike
     count = torch.empty((batch, n_out), dtype=torch.int64)
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
+    # The spike log for the backward pass (only its used part is ever written or read);
+    # without recording, one-entry placeholders stand in for it.
+    n_blocks = _n_blocks(batch, n_out)
+    log_shape = (batch, n_out * k) if keep_records else (1, 1)
+    log_slot = torch.empty(log_shape, dtype=torch.int32)
+    log_record = torch.empty(log_shape + (2,), dtype=dtype)  # (z', f2') per spike
+    window_start = torch.empty((batch, n_blocks, event_times.shape[1] + 1) if keep_records
+                               else (1, 1, 1), dtype=torch.int32)
     c = params.threshold / tau
     z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
-    lif_forward(ev_np, source.numpy(), nev_np, decay_s.numpy(), decay.numpy(), z_end.numpy(),
-                weight_t.numpy(), s(c), s(2.0 * c * z_tolerance), s(4.0 * c),
+    lif_forward(event_times.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
+                decay.numpy(), z_end.numpy(), weight_t.numpy(), s(c), s(0.5 / c), s(4.0 * c),
                 s(params.reset / tau), s(tau), s(z_tolerance),
-                s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))), _n_blocks(batch, n_out),
-                keep_records, out.numpy(), window.numpy(), zf.numpy(), count.numpy(),
-                saturated.numpy())
-    saved = (weight_t, slot, source, n_events, decay_s, decay, window, zf, count) if keep_records else None
+                s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))), n_blocks,
+                keep_records, out.numpy(), count.numpy(), saturated.numpy(), log_slot.numpy(),
+                log_record.numpy(), window_start.numpy())
+    saved = ((weight_t, slot, source, n_events, decay_s, decay, log_slot, log_record, window_start)
+             if keep_records else None)
     return out, saturated, saved
 
 
@@ -205,7 +207,7 @@ class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out, _grad_saturated):
         (weight_t, slot, source, n_events, decay_s, decay,
-         window, record, count) = ctx.saved_tensors
+         log_slot, log_record, window_start) = ctx.saved_tensors
         params = ctx.params
         batch, n_in, slots = ctx.in_shape
         n_out = weight_t.shape[1]
@@ -216,8 +218,8 @@ class _LIFFunction(torch.autograd.Function):
         grad_weight_t = torch.empty((n_chunks, n_in, n_out), dtype=dtype)  # zeroed by the kernel
         tau = params.tau
         s = lambda v: _scalar(dtype, v)  # noqa: E731
-        lif_backward(grad_out.numpy(), window.numpy(), record.numpy(), count.numpy(),
-                     source.numpy(), n_events.numpy(), decay_s.numpy(),
+        lif_backward(grad_out.numpy(), log_slot.numpy(), log_record.numpy(),
+                     window_start.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
                      decay.numpy(), weight_t.numpy(), s(1.0 / params.tau_s), s(1.0 / tau),
                      s(params.reset / tau**2), n_chunks, bool(ctx.needs_input_grad[0]),
                      grad_events.numpy(), grad_weight_t.numpy())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -86,7 +87,7 @@ class LIF(nn.Module):
     def record_saturation(self, saturated: torch.Tensor) -> None:
         """Keep the (batch, out) mask of the last call's saturated neurons and their count."""
         self.saturated = saturated
-        self.n_saturated = int(saturated.sum())
+        self.n_saturated = int(np.count_nonzero(saturated.numpy()))  # torch's bool sum is slow
 
     def extra_repr(self) -> str:
         p = self.params

@@ -19,7 +19,7 @@ keeps, per neuron and relative to the current event time r,
 
     S1 = sum_{k later} E_k f1'_k exp((r - r_k)/tau_s),   S2 = sum_{k later} E_k f2'_k exp((r - r_k)/tau)
 
-(f' are the forward's relative factors). Then, at input event j (so r = t_j):
+(f' are the forward's relative factors, read from its spike log). Then, at input event j (so r = t_j):
 
     dL/dw_nm += S1 - S2,    dL/dt_j += sum_n w_nm (S1/tau_s - S2/tau),
 
@@ -31,78 +31,58 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
-def _spikes_by_window(b, out_window, out_count, n_events, order, offsets):
-    """Counting sort of sample b's spikes by window, each neuron's spikes last-to-first.
-
-    Fills ``order`` with flat indices n * K + k and ``offsets`` (length n_events + 1)
-    so that the spikes of window e are order[offsets[e]:offsets[e + 1]].
-    Returns the number of spikes.
-    """
-    n_out = out_window.shape[1]
-    max_spikes = out_window.shape[2]
-    offsets[:] = 0
-    total = 0
-    for n in range(n_out):
-        for k in range(out_count[b, n]):
-            offsets[out_window[b, n, k] + 1] += 1
-            total += 1
-    for e in range(n_events):
-        offsets[e + 1] += offsets[e]
-    fill = offsets[:n_events].copy()
-    for n in range(n_out):
-        for k in range(out_count[b, n] - 1, -1, -1):
-            e = out_window[b, n, k]
-            order[fill[e]] = n * max_spikes + k
-            fill[e] += 1
-    return total
-
-
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lif_backward(grad_out, out_window, out_record, out_count,
+def lif_backward(grad_out, log_slot, log_record, window_start,
                  event_source, n_events, decay_s, decay, weight_t,
                  inv_tau_s, inv_tau, reset_over_tau2, n_chunks, need_input_grad,
                  grad_events, grad_weight_t):
     """Accumulate dL/d(input event times) and dL/dW^T.
 
     grad_out (batch, out, K) holds dL/dt_k for every output slot (ignored for empty slots);
-    out_window and out_record (z'_k, f2'_k per spike) come from the forward kernel;
-    grad_events (batch, S) receives dL/dt_j per merged input event; grad_weight_t
-    (n_chunks, in, out) receives one partial weight gradient per chunk of samples (each
-    task zeroes its own part first, so it may be uninitialised memory; summed by
-    :func:`sum_transpose`), so that parallel chunks never write to the same memory.
+    log_slot, log_record (z'_k, f2'_k per spike) and window_start are the forward kernel's
+    spike log (``kernels/forward.py``); grad_events (batch, S) receives dL/dt_j per merged
+    input event; grad_weight_t (n_chunks, in, out) receives one partial weight gradient per
+    chunk of samples (each task zeroes its own part first, so it may be uninitialised memory;
+    summed by :func:`sum_transpose`), so that parallel chunks never write to the same memory.
     Without ``need_input_grad`` (e.g. for the first layer) grad_events is left untouched.
     fastmath "reassoc" lets the sum over neurons vectorise (rounding-level differences).
     """
     batch = grad_out.shape[0]
     n_out = grad_out.shape[1]
     max_spikes = grad_out.shape[2]
+    n_blocks = window_start.shape[1]
+    segment = (n_out + n_blocks - 1) // n_blocks * max_spikes  # log positions per block
     per_chunk = (batch + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         gw = grad_weight_t[chunk]
         gw[:] = 0
         s1 = np.zeros(n_out, dtype=grad_out.dtype)
         s2 = np.zeros(n_out, dtype=grad_out.dtype)
-        order = np.empty(n_out * max_spikes, dtype=np.int64)
-        offsets = np.zeros(event_source.shape[1] + 1, dtype=np.int64)
         for b in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
             n_ev = n_events[b]
-            if _spikes_by_window(b, out_window, out_count, n_ev, order, offsets) == 0:
+            starts = window_start[b]
+            last = -1  # events after the window of the last spike cannot influence any spike
+            for j in range(n_blocks):
+                if starts[j, n_ev] > 0:
+                    e = n_ev - 1
+                    while starts[j, e] == starts[j, n_ev]:
+                        e -= 1
+                    last = max(last, e)
+            if last < 0:
                 continue
-            last = n_ev - 1
-            while offsets[last + 1] == offsets[last]:
-                last -= 1  # events after the last spike cannot influence any spike
             s1[:] = 0
             s2[:] = 0
             for e in range(last, -1, -1):
-                for r in range(offsets[e], offsets[e + 1]):
-                    n = order[r] // max_spikes
-                    k = order[r] % max_spikes
-                    z = out_record[b, n, k, 0]
-                    f2 = out_record[b, n, k, 1]
-                    err = grad_out[b, n, k] + reset_over_tau2 * z * s2[n]
-                    s1[n] += err * (f2 / z)  # f1'_k = tau / (z'_k x'_k)
-                    s2[n] += err * f2
+                for j in range(n_blocks):  # this window's spikes, last to first
+                    for r in range(j * segment + starts[j, e + 1] - 1,
+                                   j * segment + starts[j, e] - 1, -1):
+                        n = log_slot[b, r] // max_spikes
+                        k = log_slot[b, r] % max_spikes
+                        z = log_record[b, r, 0]
+                        f2 = log_record[b, r, 1]
+                        err = grad_out[b, n, k] + reset_over_tau2 * z * s2[n]
+                        s1[n] += err * (f2 / z)  # f1'_k = tau / (z'_k x'_k)
+                        s2[n] += err * f2
                 m = event_source[b, e]
                 row = weight_t[m]
                 grow = gw[m]

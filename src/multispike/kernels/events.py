@@ -5,45 +5,18 @@ All input spikes of one sample are merged into one time-ordered list of events
 reference time that moves to the current event, so for every event e they need
 
     decay_s[e] = exp(-(t_e - t_{e-1}) / tau_s)      (rescales A, and S1 in the backward pass)
-    decay[e]   = exp(-(t_e - t_{e-1}) / tau)        (rescales B, and S2 in the backward pass)
+    decay[e]   = exp(-(t_e - t_{e-1}) / tau)         (rescales B, and S2 in the backward pass)
     z_end[e]   = exp((min(t_{e+1}, t_max) - t_e) / tau)
 
 where ``z_end`` is the end of the window that follows event e, expressed as
 z' = exp((t - t_e)/tau) relative to the window start. A window is only solved when it has
 positive length (``z_end > 1``): simultaneous events are accumulated first.
+Because tau = 2 tau_s, one exponential per event gives all three:
+decay[e] = sqrt(decay_s[e]) and, for every window but the last, z_end[e] = 1 / decay[e + 1]
+(so a window ends exactly where the next event's rescaling starts).
 """
 import numpy as np
 from numba import njit, prange
-
-
-@njit(parallel=True, cache=True)
-def window_factors(event_times, n_events, tau_s, tau, t_max, decay_s, decay, z_end):
-    """Fill ``decay_s``, ``decay`` and ``z_end`` (all shape (batch, S)) for every sample.
-
-    ``n_events[b]`` events of sample b are used; the last one's window ends at ``t_max``
-    (``z_end = inf`` when ``t_max`` is infinite).
-    """
-    batch = event_times.shape[0]
-    one = decay.dtype.type(1.0)
-    for b in prange(batch):
-        n = n_events[b]
-        for e in range(n):
-            t = event_times[b, e]
-            if e == 0:
-                decay_s[b, e] = one
-                decay[b, e] = one
-            else:
-                dt = t - event_times[b, e - 1]
-                decay_s[b, e] = np.exp(-dt / tau_s)
-                decay[b, e] = np.exp(-dt / tau)
-            if e + 1 < n:
-                t_next = min(event_times[b, e + 1], t_max)
-            else:
-                t_next = t_max
-            if t_next == np.inf:
-                z_end[b, e] = np.inf
-            else:
-                z_end[b, e] = np.exp((t_next - t) / tau)
 
 
 @njit(parallel=True, cache=True)
@@ -117,23 +90,50 @@ def _sort_events(keys, slots, n, sorted_keys, sorted_slots, counts):
         sorted_slots[j + 1] = s
 
 
+@njit(cache=True, inline="always")
+def _window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end):
+    """decay_s, decay and z_end (module docstring) of the n sorted event times ``times``."""
+    one = decay.dtype.type(1.0)
+    for e in range(n):
+        if e == 0:
+            decay_s[e] = one
+            decay[e] = one
+        else:
+            ds = np.exp(-(times[e] - times[e - 1]) / tau_s)
+            decay_s[e] = ds
+            decay[e] = np.sqrt(ds)
+            if ds > 0:
+                z_end[e - 1] = one / decay[e]
+            else:  # the gap underflows the decay: take the window end directly
+                z_end[e - 1] = np.exp((times[e] - times[e - 1]) / tau)
+    if n > 0:
+        z_end[n - 1] = np.inf if t_max == np.inf else np.exp((t_max - times[n - 1]) / tau)
+
+
 @njit(parallel=True, cache=True)
-def merge_events(times, t_max, n_events, ordered, event_times, event_slot):
-    """Merge the spikes (< t_max) of each sample into one time-ordered list of events.
+def merge_events(times, t_max, tau_s, tau, n_events, ordered, event_times, event_slot,
+                 event_source, decay_s, decay, z_end):
+    """Merge the spikes (< t_max) of each sample into one time-ordered list of events and
+    compute its window factors (module docstring).
 
     ``times`` is (batch, in_features, slots); ``event_slot[b, e]`` is the flat slot
-    (neuron * slots + k) the e-th earliest spike came from (ties keep slot order). Only the
-    first ``n_events[b]`` entries of each row are written (``n_events`` and ``ordered``
-    from :func:`count_events`).
+    (neuron * slots + k) the e-th earliest spike came from (ties keep slot order) and
+    ``event_source[b, e]`` its neuron. ``n_events`` and ``ordered`` come from
+    :func:`count_events`. The first ``n_events[b]`` entries of each row are written;
+    event_times is padded with +inf and the two index rows with 0 after them (the factor
+    rows are left as they are there).
     """
     n_in = times.shape[1]
     n_slots = times.shape[2]
     for b in prange(times.shape[0]):
         n = n_events[b]
+        event_times[b, n:] = np.inf
+        event_slot[b, n:] = 0
+        event_source[b, n:] = 0
         if n == 0:
             continue
         keys = np.empty(n, dtype=times.dtype)
-        slots = np.empty(n, dtype=np.int64)
+        slots = np.empty(n, dtype=event_slot.dtype)
         counts = np.empty(n + 1, dtype=np.int64)
         j = 0
         for m in range(n_in):
@@ -145,4 +145,9 @@ def merge_events(times, t_max, n_events, ordered, event_times, event_slot):
                     j += 1
                 elif ordered[b]:
                     break  # ascending slots: the rest of this neuron is >= t_max too
-        _sort_events(keys, slots, n, event_times[b], event_slot[b], counts)
+        sorted_times = event_times[b]
+        sorted_slots = event_slot[b]
+        _sort_events(keys, slots, n, sorted_times, sorted_slots, counts)
+        for e in range(n):
+            event_source[b, e] = sorted_slots[e] // n_slots
+        _window_factors(sorted_times, n, tau_s, tau, t_max, decay_s[b], decay[b], z_end[b])

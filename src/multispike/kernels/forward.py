@@ -19,10 +19,14 @@ Moving the reference to the next event multiplies A by exp(-dt/tau_s) and B by e
 (both <= 1), so nothing overflows however long the simulation runs.
 
 Besides the spike times the kernel saves, for every spike k, what the exact backward pass
-needs: the window (event index) it fired in, and the record (z'_k, f2'_k = tau / x'_k),
-both relative to the window's reference time (the backward pass derives
-f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k). z' and f2' sit side by side in one record so
-that recording a spike touches three cache lines (time, window, record), not five.
+needs: the record (z'_k, f2'_k = tau / x'_k), relative to the reference time of the window
+it fired in (the backward pass derives f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k), and which
+window that was. The records form a spike log, appended in firing order: window by window,
+and within a window neuron by neuron, each neuron's spikes in time order. Each entry is the
+flat slot n * K + k and the record; ``window_start[e]`` is where window e's spikes begin, so
+the backward pass walks the log from its end and meets each window's spikes, and each
+neuron's spikes, from last to first. Appending keeps the log's writes sequential (recording
+into the (neuron, slot) layout instead scattered them over cold cache lines).
 
 Near a grazing crossing (x -> 0, the membrane just touches the threshold) the exact
 derivatives diverge like 1/x. The factors use max(x, grad_floor * B), with grad_floor of the
@@ -34,11 +38,12 @@ from numba import njit, prange
 
 
 @njit(cache=True, inline="always")
-def _fire_in_window(b, n, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
-                    keep_records, out_times, out_window, out_record, out_count, saturated):
-    """Record the spike at z (root x) and every further one in window e of neuron n.
+def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
+                    keep_records, out_times, out_count, saturated, log_slot, log_record, pos):
+    """Record the spike at z (root x) and every further one of neuron n in the window.
 
-    Returns the new B (lowered by the resets). A neuron whose slots are full is marked
+    Returns the new B (lowered by the resets) and the new end ``pos`` of the spike log
+    (which only grows when ``keep_records``). A neuron whose slots are full is marked
     saturated (the caller then stops testing it: its later spikes are dropped).
     """
     zero = bb * 0
@@ -47,39 +52,44 @@ def _fire_in_window(b, n, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau
         k = out_count[b, n]
         if k == max_spikes:
             saturated[b, n] = True
-            return bb
+            return bb, pos
         out_times[b, n, k] = t_e + tau * np.log(z)
         if keep_records:
-            out_window[b, n, k] = e
-            out_record[b, n, k, 0] = z
-            out_record[b, n, k, 1] = tau / max(x, grad_floor * bb)
+            log_slot[b, pos] = n * max_spikes + k
+            log_record[b, pos, 0] = z
+            log_record[b, pos, 1] = tau / max(x, grad_floor * bb)
+            pos += 1
         out_count[b, n] = k + 1
         bb = bb - reset_over_tau * z
         if bb <= zero:
-            return bb
+            return bb, pos
         disc = bb * bb - four_c * a
         if disc < zero:
-            return bb
+            return bb, pos
         x = np.sqrt(disc)
         z_next = (a + a) / (bb + x)
         if z_next > z_hi or not z_next > z:
-            return bb
+            return bb, pos
         z = z_next
 
 
 @njit(parallel=True, cache=True)
 def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
-                c, two_c_lo, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
-                keep_records, out_times, out_window, out_record, out_count, saturated):
+                c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
+                keep_records, out_times, out_count, saturated, log_slot, log_record,
+                window_start):
     """Simulate every (sample, block of neurons) pair in parallel.
 
     Shapes: event_* (batch, S); weight_t (in_features, out_features), i.e. the transposed
     weight so that the loop over output neurons is contiguous; out_times (batch, out, K);
-    out_window (batch, out, K) int32; out_record (batch, out, K, 2) holds (z', f2') per
-    spike, written only when ``keep_records`` is true (training; inference passes placeholders);
-    out_count (batch, out) int; saturated (batch, out) bool. The kernel initialises all
-    outputs itself (+inf times, zero counts, False), so they may be uninitialised memory.
-    ``two_c_lo`` is 2c * z_tolerance. ``z_tolerance`` (slightly below 1) lets a crossing
+    out_count (batch, out) int; saturated (batch, out) bool. The kernel initialises these
+    itself (+inf times, zero counts, False), so they may be uninitialised memory.
+    With ``keep_records`` (training) it also writes the spike log (module docstring):
+    log_slot (batch, out * K) int32 and log_record (batch, out * K, 2) with (z', f2'); block j
+    of a sample logs into positions [n0 * K, n1 * K) of its row, and window_start
+    (batch, n_blocks, S + 1) int32 gives, relative to that segment, where the spikes of
+    window e start (entry n_events: the segment's length). Inference passes placeholders.
+    ``inv_2c`` is 1 / 2c. ``z_tolerance`` (slightly below 1) lets a crossing
     that rounding placed a hair before the window start count at the window start instead
     of being lost between two windows.
     """
@@ -92,7 +102,10 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
         b = task // n_blocks
         n0 = (task % n_blocks) * block
         n1 = min(n_out, n0 + block)
+        block_index = task % n_blocks
         if n0 >= n1:
+            if keep_records:
+                window_start[b, block_index] = 0  # an empty block logs nothing
             continue
         out_times[b, n0:n1] = np.inf
         out_count[b, n0:n1] = 0
@@ -103,7 +116,11 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
         candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
         candidate_words = candidate.view(np.uint64)
         full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
+        seg = n0 * out_times.shape[2]  # this block's segment of the spike log
+        pos = seg
         for e in range(n_events[b]):
+            if keep_records:
+                window_start[b, block_index, e] = pos - seg
             row = weight_t[event_source[b, e], n0:n1]
             ds = decay_s[b, e]
             d = decay[b, e]
@@ -115,31 +132,20 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                     a_sum[i] = a_sum[i] * ds + row[i]
                     b_sum[i] = b_sum[i] * d + row[i]
                 continue
-            if z_hi == np.inf:  # last window: q(z_hi) = +inf, only the vertex test remains
-                two_c_hi = z_hi
-                c_hi2 = z_hi
-                z_hi_q = zero
-            else:
-                two_c_hi = (c + c) * z_hi
-                c_hi2 = c * z_hi * z_hi
-                z_hi_q = z_hi
             # Branch-free pass (vectorises): update A and B, and flag the neurons whose
-            # first crossing may lie in (1, z_hi]. With q(z) = c z^2 - B z + A and q(1) > 0
-            # (u below threshold at the window start) that is either q(z_hi) <= 0 (u above
-            # threshold at the window end), or the vertex B / 2c inside the window with
-            # real roots (B^2 >= 4 A c: u touches the threshold in between); saturated
-            # neurons are never flagged. Each condition is written as "margin <= 0" and
-            # combined with min (or) / max (and), which vectorise better than boolean logic.
-            # No sqrt here: the flagged neurons are solved exactly below.
+            # first crossing may lie in the window. u reaches the threshold at z exactly
+            # when q(z) = c z^2 - B z + A <= 0; q is convex (c > 0), so its minimum over the
+            # window [z_tolerance, z_hi] is q at the vertex B / 2c clamped to the window
+            # (z_hi = inf in the last window: then the vertex itself). Saturated neurons are
+            # never flagged. No sqrt here: the flagged neurons are solved exactly below.
             for i in range(width):
                 w = row[i]
                 a = a_sum[i] * ds + w
                 bb = b_sum[i] * d + w
                 a_sum[i] = a
                 b_sum[i] = bb
-                vertex_inside = max(two_c_lo - bb, bb - two_c_hi)
-                touches = max(vertex_inside, four_c * a - bb * bb)
-                margin = min(c_hi2 + a - bb * z_hi_q, touches)
+                zc = min(max(bb * inv_2c, z_tolerance), z_hi)
+                margin = (c * zc - bb) * zc + a
                 candidate[i] = np.uint8(max(margin, full[i]) <= zero)
             t_e = event_times[b, e]
             for word in range(candidate_words.shape[0]):
@@ -150,14 +156,19 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                         continue
                     a = a_sum[i]
                     bb = b_sum[i]
-                    x = np.sqrt(bb * bb - four_c * a)
+                    disc = bb * bb - four_c * a
+                    if disc < zero:
+                        continue  # a grazing touch that rounding put on either side
+                    x = np.sqrt(disc)
                     z = (a + a) / (bb + x)
                     if z > z_hi or z < z_tolerance:
                         continue
                     z = max(z, one)
-                    b_sum[i] = _fire_in_window(
-                        b, n0 + i, e, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                        grad_floor, keep_records, out_times, out_window, out_record, out_count,
-                        saturated)
+                    b_sum[i], pos = _fire_in_window(
+                        b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
+                        grad_floor, keep_records, out_times, out_count, saturated, log_slot,
+                        log_record, pos)
                     if saturated[b, n0 + i]:
                         full[i] = one
+        if keep_records:
+            window_start[b, block_index, n_events[b]] = pos - seg
