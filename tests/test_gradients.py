@@ -128,3 +128,28 @@ def test_gradcheck_with_neuron_blocks(monkeypatch, n_blocks):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(lambda x, w: _finite_or_zero(lif(x, w, **kw)), (x, w),
                                     eps=1e-7, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 3])
+def test_weight_gradient_in_either_memory_layout(monkeypatch, n_chunks):
+    """LIF keeps its weight in memory as W^T (the kernels' layout): the gradient then comes
+    back in that layout without a transpose. A plain (out, in) weight gets its gradient in
+    its own layout. Both must agree, whatever the number of partial-sum chunks."""
+    import multispike
+    import multispike.functional as F
+
+    monkeypatch.setattr(F, "_backward_chunks", lambda batch: n_chunks)
+    torch.manual_seed(0)
+    layer = multispike.LIF(7, 5, tau_s=0.2, threshold=0.3, max_spikes=6, init=("uniform", -1.0, 3.0),
+                           dtype=torch.float64)
+    assert layer.weight.t().is_contiguous()
+    plain = layer.weight.detach().contiguous().requires_grad_(True)
+    x = _inputs(7, batch=4, n_in=7, slots=3)
+    grads = []
+    for w in (layer.weight, plain):
+        out = lif(x, w, tau_s=0.2, threshold=0.3, max_spikes=6)
+        _finite_or_zero(out).sum().backward()
+        assert w.grad.stride() == w.stride()
+        grads.append(w.grad)
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)

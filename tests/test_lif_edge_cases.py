@@ -351,3 +351,17 @@ def test_window_end_after_an_underflowing_gap():
     assert int(n_events[0]) == 2 and decay_s[0, 1] == 0 and decay[0, 1] == 0
     assert math.isclose(float(z_end[0, 0]), math.exp(60.0), rel_tol=1e-6)
     assert z_end[0, 1] == math.inf
+
+
+def test_layer_weight_layout_keeps_seeded_initialisation_and_checkpoints():
+    """The weight is stored as W^T but drawn in (out, in) order, so a seed gives the same
+    network as before the layout change, and plain (out, in) state dicts still load."""
+    torch.manual_seed(3)
+    layer = multispike.LIF(6, 4, init=("normal", 0.5, 1.0))
+    torch.manual_seed(3)
+    expected = torch.empty(4, 6).normal_(0.5, 1.0)
+    assert torch.equal(layer.weight.detach(), expected)
+    assert layer.weight.t().is_contiguous()
+    other = multispike.LIF(6, 4)
+    other.load_state_dict({"weight": expected.clone()})  # a contiguous (out, in) tensor
+    assert torch.equal(other.weight.detach(), expected) and other.weight.t().is_contiguous()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, merge_events,
-                      scatter_event_grads, sum_transpose)
+                      scatter_event_grads, sum_partials, sum_transpose)
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -105,9 +105,14 @@ def _check_weight(weight, in_features) -> None:
 
 def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     """W^T (in, out) as a contiguous tensor of ``dtype`` (default: the weight's), the
-    kernels' layout, as taken by :meth:`multispike.LIF.infer`; refuses NaN or inf weights."""
+    kernels' layout, as taken by :meth:`multispike.LIF.infer`; refuses NaN or inf weights.
+
+    A weight stored in memory as its transpose (as :class:`multispike.LIF` keeps it) is
+    returned as a view, without a copy; any other layout is copied."""
     weight = weight.detach() if dtype is None else weight.detach().to(dtype)
-    weight_t = weight.t().contiguous()
+    weight_t = weight.t()
+    if not weight_t.is_contiguous():
+        weight_t = weight_t.contiguous()
     if count_non_finite(weight_t.numpy()):
         raise ValueError("weight contains NaN or inf")
     return weight_t
@@ -200,6 +205,7 @@ class _LIFFunction(torch.autograd.Function):
                                           keep_records=True)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
+        ctx.weight_stored_transposed = weight.t().is_contiguous()
         ctx.save_for_backward(*saved)
         ctx.mark_non_differentiable(saturated)
         return out, saturated
@@ -229,9 +235,15 @@ class _LIFFunction(torch.autograd.Function):
             scatter_event_grads(grad_events.numpy(), slot.numpy(), n_events.numpy(),
                                 grad_times.view(batch, n_in * slots).numpy())
         grad_weight = None
-        if ctx.needs_input_grad[1]:
-            grad_weight = torch.empty((n_out, n_in), dtype=dtype)
-            sum_transpose(grad_weight_t.numpy(), grad_weight.numpy())
+        if ctx.needs_input_grad[1]:  # the sum of the chunks' partial gradients, laid out
+            if ctx.weight_stored_transposed:  # in memory like the weight
+                grad_weight = grad_weight_t[0] if n_chunks == 1 else torch.empty((n_in, n_out), dtype=dtype)
+                if n_chunks > 1:
+                    sum_partials(grad_weight_t.numpy(), grad_weight.numpy())
+                grad_weight = grad_weight.t()
+            else:
+                grad_weight = torch.empty((n_out, n_in), dtype=dtype)
+                sum_transpose(grad_weight_t.numpy(), grad_weight.numpy())
         return grad_times, grad_weight, None
 
 

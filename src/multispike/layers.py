@@ -36,7 +36,10 @@ class LIF(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features, dtype=dtype))
+        # (out_features, in_features) like nn.Linear, stored in memory as its transpose:
+        # the kernels read W^T (in, out) and produce the gradient in that layout, so a
+        # training step transposes no weight and no gradient (functional.transposed_weight).
+        self.weight = nn.Parameter(torch.empty(in_features, out_features, dtype=dtype).t())
         self.init = tuple(init)
         self.reset_parameters()
         self.saturated: torch.Tensor | None = None
@@ -44,13 +47,16 @@ class LIF(nn.Module):
 
     def reset_parameters(self) -> None:
         kind, a, b = self.init
+        # drawn in (out, in) order, so that a seed gives the same weights whatever the layout
+        values = torch.empty(self.weight.shape, dtype=self.weight.dtype)
+        if kind == "uniform":
+            values.uniform_(a, b)
+        elif kind == "normal":
+            values.normal_(a, b)
+        else:
+            raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {self.init!r}")
         with torch.no_grad():
-            if kind == "uniform":
-                self.weight.uniform_(a, b)
-            elif kind == "normal":
-                self.weight.normal_(a, b)
-            else:
-                raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {self.init!r}")
+            self.weight.copy_(values)
 
     # the constants, readable as attributes
     tau_s = property(lambda self: self.params.tau_s)

@@ -43,7 +43,8 @@ def lif_backward(grad_out, log_slot, log_record, window_start,
     spike log (``kernels/forward.py``); grad_events (batch, S) receives dL/dt_j per merged
     input event; grad_weight_t (n_chunks, in, out) receives one partial weight gradient per
     chunk of samples (each task zeroes its own part first, so it may be uninitialised memory;
-    summed by :func:`sum_transpose`), so that parallel chunks never write to the same memory.
+    summed by :func:`sum_partials` or :func:`sum_transpose`), so that parallel chunks never
+    write to the same memory.
     Without ``need_input_grad`` (e.g. for the first layer) grad_events is left untouched.
     fastmath "reassoc" lets the sum over neurons vectorise (rounding-level differences).
     """
@@ -97,6 +98,20 @@ def lif_backward(grad_out, log_slot, log_record, window_start,
                     grow[n] += s1[n] - s2[n]
                     s1[n] *= ds
                     s2[n] *= d
+
+
+@njit(parallel=True, cache=True)
+def sum_partials(partials, out):
+    """out[m, n] = sum_c partials[c, m, n]: the weight gradient in the transposed (in, out)
+    layout, from the per-chunk partial sums of :func:`lif_backward`."""
+    n_chunks, n_in, n_out = partials.shape
+    for m in prange(n_in):
+        dst = out[m]
+        dst[:] = partials[0, m]
+        for c in range(1, n_chunks):
+            src = partials[c, m]
+            for n in range(n_out):
+                dst[n] += src[n]
 
 
 @njit(parallel=True, cache=True)
