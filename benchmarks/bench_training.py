@@ -181,18 +181,26 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="timed rounds; the median round is reported")
     parser.add_argument("--infer-batch", type=int, default=500, help="inference batch size")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of the numba kernels (default: all)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="threads of torch's own ops in the multispike runs (default 1, as "
+                             "`multispike train` sets them; the snnTorch reference always uses "
+                             "--threads or all cores)")
     parser.add_argument("--presets", default="mnist-multispike,mnist-ttfs")
     parser.add_argument("--snntorch-batches", type=int, default=5,
                         help="timed batches of the clock-driven reference (0 = skip)")
     args = parser.parse_args()
     if args.threads:
         numba.set_num_threads(args.threads)
-        torch.set_num_threads(args.threads)
+    all_threads = numba.get_num_threads()
+    torch.set_num_threads(args.torch_threads)
     print(f"threads: numba {numba.get_num_threads()}, torch {torch.get_num_threads()}")
     rates = {name: bench_preset(name, args.data_dir, args.batches, args.infer_batch, args.rounds)
              for name in args.presets.split(",")}
     if args.snntorch_batches:
+        torch.set_num_threads(all_threads)  # the clock-driven reference is all torch
+        print(f"snnTorch reference threads: torch {torch.get_num_threads()}")
         ref = bench_snntorch(args.data_dir, args.snntorch_batches)
         if ref:
             for name, rate in rates.items():

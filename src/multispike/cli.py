@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     p.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all; torch's small ops use one)")
     _add_config_options(p)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on its test set")
@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_threads(threads: int | None) -> None:
+    """The numba kernels use ``threads`` cores (default: all); torch's own operations
+    (losses, Adam, allocations) run on one thread. They are small next to the kernels, and
+    waking torch's idle thread pool for each of them cost more than it saved: with torch on
+    one thread, MNIST training ran 7-14 % faster on 2 cores (benchmarks/bench_training.py)."""
+    import numba
+    import torch
+
+    if threads:
+        numba.set_num_threads(threads)
+    torch.set_num_threads(1)
+
+
 def _cmd_train(args) -> int:
     from .presets import get_preset
     from .train import train
@@ -103,11 +116,7 @@ def _cmd_train(args) -> int:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name, None) is not None}
     config = get_preset(args.preset, **overrides)
-    if args.threads:
-        import numba
-        import torch
-        numba.set_num_threads(args.threads)
-        torch.set_num_threads(args.threads)
+    _configure_threads(args.threads)
     out = args.out or f"runs/{config.name}-seed{config.seed}"
     print(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "
           f"loss {config.loss}) for {config.epochs} epochs into {out}")
