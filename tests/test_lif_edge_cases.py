@@ -227,10 +227,14 @@ BAD_TIMES = [
 ]
 
 
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 @pytest.mark.parametrize("times,error,words", BAD_TIMES)
-def test_bad_times_are_rejected(times, error, words):
+def test_bad_times_are_rejected(times, error, words, training):
+    """Both kernel paths refuse bad spike times: inference (one fused pass) and training
+    (events merged first, for the backward pass)."""
+    weight = torch.ones(2, 4, requires_grad=training)
     with pytest.raises(error, match=words):
-        lif(times, torch.ones(2, 4), tau_s=0.1, threshold=0.2)
+        lif(times, weight, tau_s=0.1, threshold=0.2)
 
 
 BAD_PARAMS = [

@@ -20,8 +20,8 @@ import numba
 import numpy as np
 import torch
 
-from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, merge_events,
-                      scatter_event_grads, sum_partials, sum_transpose)
+from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, lif_infer,
+                      merge_events, scatter_event_grads, sum_partials, sum_transpose)
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -155,40 +155,38 @@ def _n_blocks(batch: int, n_out: int) -> int:
     return max(1, min(math.ceil(n_out / 32), math.ceil(2 * threads / max(batch, 1))))
 
 
-def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
-              keep_records: bool):
-    """Run the forward kernel with the transposed weight ``weight_t`` (in, out) from
-    :func:`transposed_weight`. Returns (spike times, saturated, tensors for the backward pass);
-    with ``keep_records=False`` (inference) the per-spike backward records are not written and the
-    third item is None."""
+def _kernel_constants(params: LIFParameters, dtype):
+    """The forward kernels' scalar arguments c ... grad_floor, typed like the spike times."""
+    s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
+    tau = params.tau
+    c = params.threshold / tau
+    eps = float(torch.finfo(dtype).eps)
+    return (s(c), s(0.5 / c), s(4.0 * c), s(params.reset / tau), s(tau),
+            s(1.0 - 8.0 * eps), s(10.0 * math.sqrt(eps)))  # z_tolerance, grad_floor
+
+
+def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):
+    """Training forward: run the forward kernel with the transposed weight ``weight_t``
+    (in, out) from :func:`transposed_weight`, writing the spike log for the backward pass.
+    Returns (spike times, saturated, tensors for the backward pass)."""
     dtype = times.dtype
     batch, n_out = times.shape[0], weight_t.shape[1]
     k = params.max_spikes
     event_times, slot, source, n_events, decay_s, decay, z_end = _merge_events(
         times.detach(), params.t_max, params.tau_s)
-    tau = params.tau
-    s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
     out = torch.empty((batch, n_out, k), dtype=dtype)  # the kernel initialises the outputs
     count = torch.empty((batch, n_out), dtype=torch.int64)
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
-    # The spike log for the backward pass (only its used part is ever written or read);
-    # without recording, one-entry placeholders stand in for it.
+    # the spike log (only its used part is ever written or read)
     n_blocks = _n_blocks(batch, n_out)
-    log_shape = (batch, n_out * k) if keep_records else (1, 1)
-    log_slot = torch.empty(log_shape, dtype=torch.int32)
-    log_record = torch.empty(log_shape + (2,), dtype=dtype)  # (z', f2') per spike
-    window_start = torch.empty((batch, n_blocks, event_times.shape[1] + 1) if keep_records
-                               else (1, 1, 1), dtype=torch.int32)
-    c = params.threshold / tau
-    z_tolerance = 1.0 - 8.0 * float(torch.finfo(dtype).eps)
+    log_slot = torch.empty((batch, n_out * k), dtype=torch.int32)
+    log_record = torch.empty((batch, n_out * k, 2), dtype=dtype)  # (z', f2') per spike
+    window_start = torch.empty((batch, n_blocks, event_times.shape[1] + 1), dtype=torch.int32)
     lif_forward(event_times.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
-                decay.numpy(), z_end.numpy(), weight_t.numpy(), s(c), s(0.5 / c), s(4.0 * c),
-                s(params.reset / tau), s(tau), s(z_tolerance),
-                s(10.0 * math.sqrt(float(torch.finfo(dtype).eps))), n_blocks,
-                keep_records, out.numpy(), count.numpy(), saturated.numpy(), log_slot.numpy(),
-                log_record.numpy(), window_start.numpy())
-    saved = ((weight_t, slot, source, n_events, decay_s, decay, log_slot, log_record, window_start)
-             if keep_records else None)
+                decay.numpy(), z_end.numpy(), weight_t.numpy(),
+                *_kernel_constants(params, dtype), n_blocks, True, out.numpy(), count.numpy(),
+                saturated.numpy(), log_slot.numpy(), log_record.numpy(), window_start.numpy())
+    saved = (weight_t, slot, source, n_events, decay_s, decay, log_slot, log_record, window_start)
     return out, saturated, saved
 
 
@@ -201,8 +199,7 @@ def _backward_chunks(batch: int) -> int:
 class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, params: LIFParameters):
-        out, saturated, saved = _simulate(times, transposed_weight(weight), params,
-                                          keep_records=True)
+        out, saturated, saved = _simulate(times, transposed_weight(weight), params)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
         ctx.weight_stored_transposed = weight.t().is_contiguous()
@@ -264,8 +261,20 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
 def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):
     """Inference (no autograd, no backward records) with a precomputed transposed weight, so
     that a network running many chunks of a batch transposes and checks each weight once.
-    ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype."""
-    out, saturated, _ = _simulate(times, weight_t, params, keep_records=False)
+    ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype.
+    One kernel call merges each sample's events and simulates it (``kernels.lif_infer``)."""
+    dtype = times.dtype
+    batch, n_out = times.shape[0], weight_t.shape[1]
+    times_np = times.detach().contiguous().numpy()
+    out = torch.empty((batch, n_out, params.max_spikes), dtype=dtype)
+    count = torch.empty((batch, n_out), dtype=torch.int64)
+    saturated = torch.empty((batch, n_out), dtype=torch.bool)
+    invalid = np.zeros(batch, dtype=np.int64)
+    lif_infer(times_np, _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s),
+              weight_t.numpy(), *_kernel_constants(params, dtype), _n_blocks(batch, n_out),
+              invalid, out.numpy(), count.numpy(), saturated.numpy())
+    if invalid.any():
+        check_spike_times(times, "times")  # raises with the precise message
     return out, saturated
 
 

@@ -19,33 +19,39 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def count_sample(times, t_max):
+    """(n, ordered, bad) for one sample's (in_features, slots) spike times: n input spikes
+    earlier than t_max; ordered when every neuron's slots are ascending (as the layers' own
+    outputs are: spikes first, +inf after), which lets :func:`merge_sample` stop reading a
+    neuron at its first slot >= t_max; bad entries that are no valid spike time (NaN or
+    negative)."""
+    n_slots = times.shape[1]
+    flat = times.ravel()
+    n = 0
+    bad = 0
+    descents = 0  # over the flat row, then minus those between two neurons
+    for i in range(flat.shape[0]):
+        t = flat[i]
+        n += t < t_max
+        bad += not t >= 0  # NaN fails the comparison too
+    for i in range(1, flat.shape[0]):
+        descents += flat[i] < flat[i - 1]
+    for i in range(n_slots, flat.shape[0], n_slots):
+        descents -= flat[i] < flat[i - 1]
+    return n, descents == 0, bad
+
+
 @njit(parallel=True, cache=True)
 def count_events(times, t_max, n_events, ordered):
-    """n_events[b] = number of input spikes of sample b earlier than t_max.
-
-    ``times`` is (batch, in_features, slots). ``ordered[b]`` is set to True when every
-    neuron's slots are ascending (as the layers' own outputs are: spikes first, +inf after),
-    which lets :func:`merge_events` stop reading a neuron at its first slot >= t_max.
-    Returns how many entries are invalid spike times (NaN or negative), so that the
-    caller can refuse them without another pass over the data.
-    """
+    """n_events[b] and ordered[b] of :func:`count_sample` for every sample of ``times``
+    (batch, in_features, slots). Returns how many entries are invalid spike times (NaN or
+    negative), so that the caller can refuse them without another pass over the data."""
     invalid = 0
-    n_slots = times.shape[2]
     for b in prange(times.shape[0]):
-        flat = times[b].ravel()
-        n = 0
-        bad = 0
-        descents = 0  # over the flat row, then minus those between two neurons
-        for i in range(flat.shape[0]):
-            t = flat[i]
-            n += t < t_max
-            bad += not t >= 0  # NaN fails the comparison too
-        for i in range(1, flat.shape[0]):
-            descents += flat[i] < flat[i - 1]
-        for i in range(n_slots, flat.shape[0], n_slots):
-            descents -= flat[i] < flat[i - 1]
+        n, is_ordered, bad = count_sample(times[b], t_max)
         n_events[b] = n
-        ordered[b] = descents == 0
+        ordered[b] = is_ordered
         invalid += bad
     return invalid
 
@@ -110,44 +116,49 @@ def _window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end):
         z_end[n - 1] = np.inf if t_max == np.inf else np.exp((t_max - times[n - 1]) / tau)
 
 
+@njit(cache=True, inline="always")
+def merge_sample(times, n, ordered, t_max, tau_s, tau, event_times, event_slot, event_source,
+                 decay_s, decay, z_end):
+    """Merge one sample's n spikes (< t_max) of ``times`` (in_features, slots) into one
+    time-ordered list of events and compute its window factors (module docstring), into the
+    first n entries of the 1-d rows event_times, event_slot (the flat slot
+    neuron * slots + k each event came from; ties keep slot order), event_source (its
+    neuron), decay_s, decay and z_end. ``n`` and ``ordered`` come from :func:`count_sample`.
+    """
+    if n == 0:
+        return
+    n_in = times.shape[0]
+    n_slots = times.shape[1]
+    keys = np.empty(n, dtype=times.dtype)
+    slots = np.empty(n, dtype=event_slot.dtype)
+    counts = np.empty(n + 1, dtype=np.int64)
+    j = 0
+    for m in range(n_in):
+        for k in range(n_slots):
+            t = times[m, k]
+            if t < t_max:
+                keys[j] = t
+                slots[j] = m * n_slots + k
+                j += 1
+            elif ordered:
+                break  # ascending slots: the rest of this neuron is >= t_max too
+    _sort_events(keys, slots, n, event_times, event_slot, counts)
+    for e in range(n):
+        event_source[e] = event_slot[e] // n_slots
+    _window_factors(event_times, n, tau_s, tau, t_max, decay_s, decay, z_end)
+
+
 @njit(parallel=True, cache=True)
 def merge_events(times, t_max, tau_s, tau, n_events, ordered, event_times, event_slot,
                  event_source, decay_s, decay, z_end):
-    """Merge the spikes (< t_max) of each sample into one time-ordered list of events and
-    compute its window factors (module docstring).
-
-    ``times`` is (batch, in_features, slots); ``event_slot[b, e]`` is the flat slot
-    (neuron * slots + k) the e-th earliest spike came from (ties keep slot order) and
-    ``event_source[b, e]`` its neuron. ``n_events`` and ``ordered`` come from
-    :func:`count_events`. The first ``n_events[b]`` entries of each row are written;
-    event_times is padded with +inf and the two index rows with 0 after them (the factor
-    rows are left as they are there).
-    """
-    n_in = times.shape[1]
-    n_slots = times.shape[2]
+    """:func:`merge_sample` for every sample of ``times`` (batch, in_features, slots) into
+    the rows of the (batch, S) event arrays (``n_events`` and ``ordered`` from
+    :func:`count_events`). After each row's n_events[b] entries, event_times is padded with
+    +inf and the two index rows with 0 (the factor rows are left as they are there)."""
     for b in prange(times.shape[0]):
         n = n_events[b]
         event_times[b, n:] = np.inf
         event_slot[b, n:] = 0
         event_source[b, n:] = 0
-        if n == 0:
-            continue
-        keys = np.empty(n, dtype=times.dtype)
-        slots = np.empty(n, dtype=event_slot.dtype)
-        counts = np.empty(n + 1, dtype=np.int64)
-        j = 0
-        for m in range(n_in):
-            for k in range(n_slots):
-                t = times[b, m, k]
-                if t < t_max:
-                    keys[j] = t
-                    slots[j] = m * n_slots + k
-                    j += 1
-                elif ordered[b]:
-                    break  # ascending slots: the rest of this neuron is >= t_max too
-        sorted_times = event_times[b]
-        sorted_slots = event_slot[b]
-        _sort_events(keys, slots, n, sorted_times, sorted_slots, counts)
-        for e in range(n):
-            event_source[b, e] = sorted_slots[e] // n_slots
-        _window_factors(sorted_times, n, tau_s, tau, t_max, decay_s[b], decay[b], z_end[b])
+        merge_sample(times[b], n, ordered[b], t_max, tau_s, tau, event_times[b],
+                     event_slot[b], event_source[b], decay_s[b], decay[b], z_end[b])

@@ -36,6 +36,8 @@ infinite derivative would turn the whole gradient into NaN.
 import numpy as np
 from numba import njit, prange
 
+from .events import count_sample, merge_sample
+
 
 @njit(cache=True, inline="always")
 def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
@@ -73,6 +75,84 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
         z = z_next
 
 
+@njit(cache=True, inline="always")
+def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
+                    weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
+                    keep_records, out_times, out_count, saturated, log_slot, log_record,
+                    window_start):
+    """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
+    event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``). With
+    ``keep_records`` the block's spike log goes to log positions [n0 * K, n1 * K) of row b
+    and the window starts (relative to that segment) to the 1-d ``window_start``."""
+    zero = weight_t.dtype.type(0.0)
+    one = weight_t.dtype.type(1.0)
+    out_times[b, n0:n1] = np.inf
+    out_count[b, n0:n1] = 0
+    saturated[b, n0:n1] = False
+    width = n1 - n0
+    a_sum = np.zeros(width, dtype=weight_t.dtype)
+    b_sum = np.zeros(width, dtype=weight_t.dtype)
+    candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
+    candidate_words = candidate.view(np.uint64)
+    full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
+    seg = n0 * out_times.shape[2]  # this block's segment of the spike log
+    pos = seg
+    for e in range(n_events):
+        if keep_records:
+            window_start[e] = pos - seg
+        row = weight_t[event_source[e], n0:n1]
+        ds = decay_s[e]
+        d = decay[e]
+        z_hi = z_end[e]
+        if not z_hi > one:
+            # A zero-length window (the next event is simultaneous, e.g. equal pixel
+            # values): nothing can fire in it, so only accumulate A and B.
+            for i in range(width):
+                a_sum[i] = a_sum[i] * ds + row[i]
+                b_sum[i] = b_sum[i] * d + row[i]
+            continue
+        # Branch-free pass (vectorises): update A and B, and flag the neurons whose
+        # first crossing may lie in the window. u reaches the threshold at z exactly
+        # when q(z) = c z^2 - B z + A <= 0; q is convex (c > 0), so its minimum over the
+        # window [z_tolerance, z_hi] is q at the vertex B / 2c clamped to the window
+        # (z_hi = inf in the last window: then the vertex itself). Saturated neurons are
+        # never flagged. No sqrt here: the flagged neurons are solved exactly below.
+        for i in range(width):
+            w = row[i]
+            a = a_sum[i] * ds + w
+            bb = b_sum[i] * d + w
+            a_sum[i] = a
+            b_sum[i] = bb
+            zc = min(max(bb * inv_2c, z_tolerance), z_hi)
+            margin = (c * zc - bb) * zc + a
+            candidate[i] = np.uint8(max(margin, full[i]) <= zero)
+        t_e = event_times[e]
+        for word in range(candidate_words.shape[0]):
+            if candidate_words[word] == 0:
+                continue  # the flags are scanned 8 at a time: candidates are rare
+            for i in range(word * 8, word * 8 + 8):
+                if candidate[i] == 0:
+                    continue
+                a = a_sum[i]
+                bb = b_sum[i]
+                disc = bb * bb - four_c * a
+                if disc < zero:
+                    continue  # a grazing touch that rounding put on either side
+                x = np.sqrt(disc)
+                z = (a + a) / (bb + x)
+                if z > z_hi or z < z_tolerance:
+                    continue
+                z = max(z, one)
+                b_sum[i], pos = _fire_in_window(
+                    b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
+                    grad_floor, keep_records, out_times, out_count, saturated, log_slot,
+                    log_record, pos)
+                if saturated[b, n0 + i]:
+                    full[i] = one
+    if keep_records:
+        window_start[n_events] = pos - seg
+
+
 @njit(parallel=True, cache=True)
 def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
                 c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
@@ -80,95 +160,76 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                 window_start):
     """Simulate every (sample, block of neurons) pair in parallel.
 
-    Shapes: event_* (batch, S); weight_t (in_features, out_features), i.e. the transposed
-    weight so that the loop over output neurons is contiguous; out_times (batch, out, K);
-    out_count (batch, out) int; saturated (batch, out) bool. The kernel initialises these
-    itself (+inf times, zero counts, False), so they may be uninitialised memory.
-    With ``keep_records`` (training) it also writes the spike log (module docstring):
-    log_slot (batch, out * K) int32 and log_record (batch, out * K, 2) with (z', f2'); block j
-    of a sample logs into positions [n0 * K, n1 * K) of its row, and window_start
-    (batch, n_blocks, S + 1) int32 gives, relative to that segment, where the spikes of
-    window e start (entry n_events: the segment's length). Inference passes placeholders.
-    ``inv_2c`` is 1 / 2c. ``z_tolerance`` (slightly below 1) lets a crossing
+    Shapes: event_* (batch, S) from :func:`merge_events`; weight_t (in_features,
+    out_features), i.e. the transposed weight so that the loop over output neurons is
+    contiguous; out_times (batch, out, K); out_count (batch, out) int; saturated (batch, out)
+    bool. The kernel initialises these itself (+inf times, zero counts, False), so they may
+    be uninitialised memory. With ``keep_records`` (training) it also writes the spike log
+    (module docstring): log_slot (batch, out * K) int32 and log_record (batch, out * K, 2)
+    with (z', f2'); block j of a sample logs into positions [n0 * K, n1 * K) of its row, and
+    window_start (batch, n_blocks, S + 1) int32 gives, relative to that segment, where the
+    spikes of window e start (entry n_events: the segment's length); without, they may be
+    placeholders. ``inv_2c`` is 1 / 2c. ``z_tolerance`` (slightly below 1) lets a crossing
     that rounding placed a hair before the window start count at the window start instead
     of being lost between two windows.
     """
     batch = event_times.shape[0]
     n_out = weight_t.shape[1]
     block = (n_out + n_blocks - 1) // n_blocks
-    zero = weight_t.dtype.type(0.0)
-    one = weight_t.dtype.type(1.0)
+    for task in prange(batch * n_blocks):
+        b = task // n_blocks
+        j = task % n_blocks
+        n0 = j * block
+        n1 = min(n_out, n0 + block)
+        starts = window_start[b, j] if keep_records else window_start[0, 0]
+        if n0 >= n1:
+            if keep_records:
+                starts[:] = 0  # an empty block logs nothing
+            continue
+        _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
+                        decay[b], z_end[b], weight_t, c, inv_2c, four_c, reset_over_tau, tau,
+                        z_tolerance, grad_floor, keep_records, out_times, out_count, saturated,
+                        log_slot, log_record, starts)
+
+
+@njit(parallel=True, cache=True)
+def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, tau,
+              z_tolerance, grad_floor, n_blocks, invalid, out_times, out_count, saturated):
+    """Inference in one parallel pass: each (sample, block of neurons) task counts and
+    merges its sample's input spikes ``times`` (batch, in_features, slots) into task-local
+    event rows (``kernels/events.py``), then simulates like :func:`lif_forward` without
+    backward records. ``invalid[b]`` receives the number of invalid spike times (NaN or
+    negative) of sample b, whose outputs are then left empty (the caller raises).
+    """
+    batch = times.shape[0]
+    n_out = weight_t.shape[1]
+    block = (n_out + n_blocks - 1) // n_blocks
+    no_log = np.empty((1, 1), dtype=np.int32)
+    no_record = np.empty((1, 1, 2), dtype=weight_t.dtype)
+    no_starts = np.empty(1, dtype=np.int32)
     for task in prange(batch * n_blocks):
         b = task // n_blocks
         n0 = (task % n_blocks) * block
         n1 = min(n_out, n0 + block)
-        block_index = task % n_blocks
         if n0 >= n1:
-            if keep_records:
-                window_start[b, block_index] = 0  # an empty block logs nothing
             continue
-        out_times[b, n0:n1] = np.inf
-        out_count[b, n0:n1] = 0
-        saturated[b, n0:n1] = False
-        width = n1 - n0
-        a_sum = np.zeros(width, dtype=weight_t.dtype)
-        b_sum = np.zeros(width, dtype=weight_t.dtype)
-        candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
-        candidate_words = candidate.view(np.uint64)
-        full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
-        seg = n0 * out_times.shape[2]  # this block's segment of the spike log
-        pos = seg
-        for e in range(n_events[b]):
-            if keep_records:
-                window_start[b, block_index, e] = pos - seg
-            row = weight_t[event_source[b, e], n0:n1]
-            ds = decay_s[b, e]
-            d = decay[b, e]
-            z_hi = z_end[b, e]
-            if not z_hi > one:
-                # A zero-length window (the next event is simultaneous, e.g. equal pixel
-                # values): nothing can fire in it, so only accumulate A and B.
-                for i in range(width):
-                    a_sum[i] = a_sum[i] * ds + row[i]
-                    b_sum[i] = b_sum[i] * d + row[i]
-                continue
-            # Branch-free pass (vectorises): update A and B, and flag the neurons whose
-            # first crossing may lie in the window. u reaches the threshold at z exactly
-            # when q(z) = c z^2 - B z + A <= 0; q is convex (c > 0), so its minimum over the
-            # window [z_tolerance, z_hi] is q at the vertex B / 2c clamped to the window
-            # (z_hi = inf in the last window: then the vertex itself). Saturated neurons are
-            # never flagged. No sqrt here: the flagged neurons are solved exactly below.
-            for i in range(width):
-                w = row[i]
-                a = a_sum[i] * ds + w
-                bb = b_sum[i] * d + w
-                a_sum[i] = a
-                b_sum[i] = bb
-                zc = min(max(bb * inv_2c, z_tolerance), z_hi)
-                margin = (c * zc - bb) * zc + a
-                candidate[i] = np.uint8(max(margin, full[i]) <= zero)
-            t_e = event_times[b, e]
-            for word in range(candidate_words.shape[0]):
-                if candidate_words[word] == 0:
-                    continue  # the flags are scanned 8 at a time: candidates are rare
-                for i in range(word * 8, word * 8 + 8):
-                    if candidate[i] == 0:
-                        continue
-                    a = a_sum[i]
-                    bb = b_sum[i]
-                    disc = bb * bb - four_c * a
-                    if disc < zero:
-                        continue  # a grazing touch that rounding put on either side
-                    x = np.sqrt(disc)
-                    z = (a + a) / (bb + x)
-                    if z > z_hi or z < z_tolerance:
-                        continue
-                    z = max(z, one)
-                    b_sum[i], pos = _fire_in_window(
-                        b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                        grad_floor, keep_records, out_times, out_count, saturated, log_slot,
-                        log_record, pos)
-                    if saturated[b, n0 + i]:
-                        full[i] = one
-        if keep_records:
-            window_start[b, block_index, n_events[b]] = pos - seg
+        n, ordered, bad = count_sample(times[b], t_max)
+        if task % n_blocks == 0:
+            invalid[b] = bad
+        if bad:
+            out_times[b, n0:n1] = np.inf
+            out_count[b, n0:n1] = 0
+            saturated[b, n0:n1] = False
+            continue
+        event_times = np.empty(n, dtype=times.dtype)
+        event_slot = np.empty(n, dtype=np.int32)
+        event_source = np.empty(n, dtype=np.int32)
+        decay_s = np.empty(n, dtype=times.dtype)
+        decay = np.empty(n, dtype=times.dtype)
+        z_end = np.empty(n, dtype=times.dtype)
+        merge_sample(times[b], n, ordered, t_max, tau_s, tau, event_times, event_slot,
+                     event_source, decay_s, decay, z_end)
+        _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
+                        weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
+                        grad_floor, False, out_times, out_count, saturated, no_log,
+                        no_record, no_starts)
