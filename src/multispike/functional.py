@@ -175,7 +175,6 @@ def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters
     event_times, slot, source, n_events, decay_s, decay, z_end = _merge_events(
         times.detach(), params.t_max, params.tau_s)
     out = torch.empty((batch, n_out, k), dtype=dtype)  # the kernel initialises the outputs
-    count = torch.empty((batch, n_out), dtype=torch.int64)
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
     # the spike log (only its used part is ever written or read)
     n_blocks = _n_blocks(batch, n_out)
@@ -184,8 +183,8 @@ def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters
     window_start = torch.empty((batch, n_blocks, event_times.shape[1] + 1), dtype=torch.int32)
     lif_forward(event_times.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
                 decay.numpy(), z_end.numpy(), weight_t.numpy(),
-                *_kernel_constants(params, dtype), n_blocks, True, out.numpy(), count.numpy(),
-                saturated.numpy(), log_slot.numpy(), log_record.numpy(), window_start.numpy())
+                *_kernel_constants(params, dtype), n_blocks, True, out.numpy(), saturated.numpy(),
+                log_slot.numpy(), log_record.numpy(), window_start.numpy())
     saved = (weight_t, slot, source, n_events, decay_s, decay, log_slot, log_record, window_start)
     return out, saturated, saved
 
@@ -267,12 +266,11 @@ def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):
     batch, n_out = times.shape[0], weight_t.shape[1]
     times_np = times.detach().contiguous().numpy()
     out = torch.empty((batch, n_out, params.max_spikes), dtype=dtype)
-    count = torch.empty((batch, n_out), dtype=torch.int64)
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
     invalid = np.zeros(batch, dtype=np.int64)
     lif_infer(times_np, _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s),
               weight_t.numpy(), *_kernel_constants(params, dtype), _n_blocks(batch, n_out),
-              invalid, out.numpy(), count.numpy(), saturated.numpy())
+              invalid, out.numpy(), saturated.numpy())
     if invalid.any():
         check_spike_times(times, "times")  # raises with the precise message
     return out, saturated

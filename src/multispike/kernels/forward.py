@@ -41,17 +41,17 @@ from .events import count_sample, merge_sample
 
 @njit(cache=True, inline="always")
 def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
-                    keep_records, out_times, out_count, saturated, log_slot, log_record, pos):
+                    keep_records, out_times, count, i, saturated, log_slot, log_record, pos):
     """Record the spike at z (root x) and every further one of neuron n in the window.
 
-    Returns the new B (lowered by the resets) and the new end ``pos`` of the spike log
-    (which only grows when ``keep_records``). A neuron whose slots are full is marked
+    ``count[i]`` is the neuron's number of spikes so far. Returns the new B (lowered by the
+    resets) and the new end ``pos`` of the spike log (which only grows when ``keep_records``). A neuron whose slots are full is marked
     saturated (the caller then stops testing it: its later spikes are dropped).
     """
     zero = bb * 0
     max_spikes = out_times.shape[2]
     while True:
-        k = out_count[b, n]
+        k = count[i]
         if k == max_spikes:
             saturated[b, n] = True
             return bb, pos
@@ -61,7 +61,7 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
             log_record[b, pos, 0] = z
             log_record[b, pos, 1] = tau / max(x, grad_floor * bb)
             pos += 1
-        out_count[b, n] = k + 1
+        count[i] = k + 1
         bb = bb - reset_over_tau * z
         if bb <= zero:
             return bb, pos
@@ -78,8 +78,7 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
 @njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
                     weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
-                    keep_records, out_times, out_count, saturated, log_slot, log_record,
-                    window_start):
+                    keep_records, out_times, saturated, log_slot, log_record, window_start):
     """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
     event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``). With
     ``keep_records`` the block's spike log goes to log positions [n0 * K, n1 * K) of row b
@@ -87,13 +86,14 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
     zero = weight_t.dtype.type(0.0)
     one = weight_t.dtype.type(1.0)
     out_times[b, n0:n1] = np.inf
-    out_count[b, n0:n1] = 0
     saturated[b, n0:n1] = False
     width = n1 - n0
+    count = np.zeros(width, dtype=np.int32)  # spikes so far per neuron
     a_sum = np.zeros(width, dtype=weight_t.dtype)
     b_sum = np.zeros(width, dtype=weight_t.dtype)
     candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
     candidate_words = candidate.view(np.uint64)
+    flagged = np.empty(candidate.shape[0], dtype=np.int32)  # indices of the flagged neurons
     full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
     seg = n0 * out_times.shape[2]  # this block's segment of the spike log
     pos = seg
@@ -127,28 +127,33 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
             margin = (c * zc - bb) * zc + a
             candidate[i] = np.uint8(max(margin, full[i]) <= zero)
         t_e = event_times[e]
+        # Collect the flagged neurons (scanning the flags 8 at a time: candidates are rare)
+        # without branching on each flag, then solve them in a loop whose branches are
+        # predictable, so that the solves of different neurons overlap.
+        n_cand = 0
         for word in range(candidate_words.shape[0]):
-            if candidate_words[word] == 0:
-                continue  # the flags are scanned 8 at a time: candidates are rare
-            for i in range(word * 8, word * 8 + 8):
-                if candidate[i] == 0:
-                    continue
-                a = a_sum[i]
-                bb = b_sum[i]
-                disc = bb * bb - four_c * a
-                if disc < zero:
-                    continue  # a grazing touch that rounding put on either side
-                x = np.sqrt(disc)
-                z = (a + a) / (bb + x)
-                if z > z_hi or z < z_tolerance:
-                    continue
-                z = max(z, one)
-                b_sum[i], pos = _fire_in_window(
-                    b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                    grad_floor, keep_records, out_times, out_count, saturated, log_slot,
-                    log_record, pos)
-                if saturated[b, n0 + i]:
-                    full[i] = one
+            if candidate_words[word] != 0:
+                for i in range(word * 8, word * 8 + 8):
+                    flagged[n_cand] = i
+                    n_cand += candidate[i]
+        for j in range(n_cand):
+            i = flagged[j]
+            a = a_sum[i]
+            bb = b_sum[i]
+            disc = bb * bb - four_c * a
+            if disc < zero:
+                continue  # a grazing touch that rounding put on either side
+            x = np.sqrt(disc)
+            z = (a + a) / (bb + x)
+            if z > z_hi or z < z_tolerance:
+                continue
+            z = max(z, one)
+            b_sum[i], pos = _fire_in_window(
+                b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
+                grad_floor, keep_records, out_times, count, i, saturated, log_slot,
+                log_record, pos)
+            if saturated[b, n0 + i]:
+                full[i] = one
     if keep_records:
         window_start[n_events] = pos - seg
 
@@ -156,15 +161,13 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
 @njit(parallel=True, cache=True)
 def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
                 c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
-                keep_records, out_times, out_count, saturated, log_slot, log_record,
-                window_start):
+                keep_records, out_times, saturated, log_slot, log_record, window_start):
     """Simulate every (sample, block of neurons) pair in parallel.
 
     Shapes: event_* (batch, S) from :func:`merge_events`; weight_t (in_features,
     out_features), i.e. the transposed weight so that the loop over output neurons is
-    contiguous; out_times (batch, out, K); out_count (batch, out) int; saturated (batch, out)
-    bool. The kernel initialises these itself (+inf times, zero counts, False), so they may
-    be uninitialised memory. With ``keep_records`` (training) it also writes the spike log
+    contiguous; out_times (batch, out, K); saturated (batch, out) bool. The kernel
+    initialises these itself (+inf times, False), so they may be uninitialised memory. With ``keep_records`` (training) it also writes the spike log
     (module docstring): log_slot (batch, out * K) int32 and log_record (batch, out * K, 2)
     with (z', f2'); block j of a sample logs into positions [n0 * K, n1 * K) of its row, and
     window_start (batch, n_blocks, S + 1) int32 gives, relative to that segment, where the
@@ -188,13 +191,13 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
             continue
         _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
                         decay[b], z_end[b], weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-                        z_tolerance, grad_floor, keep_records, out_times, out_count, saturated,
+                        z_tolerance, grad_floor, keep_records, out_times, saturated,
                         log_slot, log_record, starts)
 
 
 @njit(parallel=True, cache=True)
 def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-              z_tolerance, grad_floor, n_blocks, invalid, out_times, out_count, saturated):
+              z_tolerance, grad_floor, n_blocks, invalid, out_times, saturated):
     """Inference in one parallel pass: each (sample, block of neurons) task counts and
     merges its sample's input spikes ``times`` (batch, in_features, slots) into task-local
     event rows (``kernels/events.py``), then simulates like :func:`lif_forward` without
@@ -218,7 +221,6 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
             invalid[b] = bad
         if bad:
             out_times[b, n0:n1] = np.inf
-            out_count[b, n0:n1] = 0
             saturated[b, n0:n1] = False
             continue
         event_times = np.empty(n, dtype=times.dtype)
@@ -231,5 +233,5 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
                      event_source, decay_s, decay, z_end)
         _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
                         weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                        grad_floor, False, out_times, out_count, saturated, no_log,
+                        grad_floor, False, out_times, saturated, no_log,
                         no_record, no_starts)
