@@ -369,3 +369,56 @@ def test_layer_weight_layout_keeps_seeded_initialisation_and_checkpoints():
     other = multispike.LIF(6, 4)
     other.load_state_dict({"weight": expected.clone()})  # a contiguous (out, in) tensor
     assert torch.equal(other.weight.detach(), expected) and other.weight.t().is_contiguous()
+
+
+@pytest.mark.parametrize("t_max", [0.3, math.inf])
+@pytest.mark.parametrize("n_blocks", [1, 3])
+def test_network_hands_hidden_spikes_on_as_events(monkeypatch, t_max, n_blocks):
+    """Chunked inference passes each hidden layer's spikes to the next layer as sorted event
+    lists (one neuron block per sample; with several blocks the next layer merges the
+    spike times itself). Both must give exactly the layer-by-layer results, also with many
+    equal spike times (inputs on a coarse grid, strong weights: neurons fire together)."""
+    import multispike.functional as F
+
+    monkeypatch.setattr(F, "_n_blocks", lambda batch, n_out: n_blocks)
+    torch.manual_seed(8)
+    net = multispike.SpikingNetwork([10, 40, 30, 5], tau_s=0.05, thresholds=[0.1, 0.3, 0.5],
+                                    max_spikes=[4, 3, 3], t_max=t_max,
+                                    inits=[("uniform", -0.5, 3.0), ("uniform", -0.5, 1.5),
+                                           ("uniform", -0.5, 1.0)])
+    x = torch.round(torch.rand(30, 10, 2) * 4) / 40  # times on a grid of 0.025: ties
+    x[torch.rand(x.shape) < 0.2] = math.inf
+    net.inference_chunk = 7
+    with torch.no_grad():
+        piped = net(x, all_layers=True)
+        layer_by_layer, h = [], x
+        for layer in net.layers:
+            h = layer(h)
+            layer_by_layer.append(h)
+    hidden = piped[0][torch.isfinite(piped[0])]
+    assert len(hidden) > 100 and len(hidden.unique()) < len(hidden)  # ties among hidden spikes
+    assert torch.isfinite(piped[-1]).sum() > 10
+    for a, b in zip(piped, layer_by_layer):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("emit_t_max", [0.06, math.inf])
+def test_emitted_events_are_the_merged_output(emit_t_max):
+    """The event lists a layer emits for the next one are exactly what merging its output
+    spike times would give: the spikes earlier than the next layer's t_max, time-ordered,
+    equal times in slot order."""
+    from multispike.functional import LIFParameters, _infer, _merge_events, transposed_weight
+
+    g = torch.Generator().manual_seed(9)
+    x = torch.round(torch.rand(12, 10, 2, generator=g) * 4) / 40
+    w = torch.rand(40, 10, generator=g) * 3.5 - 0.5
+    params = LIFParameters.create(0.05, 0.1, max_spikes=4, t_max=0.3)
+    out, _, events = _infer(x, transposed_weight(w), params, emit_t_max=emit_t_max)
+    assert events is not None and events.in_slots == 4
+    times, slot, _, count = _merge_events(out, emit_t_max, 0.05)[:4]
+    assert torch.isfinite(out).sum() > 50 and (out >= 0.06).any() and (out < 0.06).any()
+    assert torch.equal(events.count, count)
+    for b in range(len(x)):
+        n = int(count[b])
+        assert torch.equal(events.times[b, :n], times[b, :n])
+        assert torch.equal(events.slot[b, :n], slot[b, :n])

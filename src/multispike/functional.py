@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, lif_infer,
-                      merge_events, scatter_event_grads, sum_partials, sum_transpose)
+                      lif_infer_events, merge_events, scatter_event_grads, sum_partials,
+                      sum_transpose)
 
 __all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
 
@@ -254,26 +255,58 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
     weight = weight.to(times.dtype)
     if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
         return _LIFFunction.apply(times, weight, params)
-    return _infer(times, transposed_weight(weight), params)
+    return _infer(times, transposed_weight(weight), params)[:2]
 
 
-def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):
+@dataclass(frozen=True)
+class _Events:
+    """A batch of time-ordered input events handed from one layer's inference to the next:
+    times and flat slots (batch, S), counts (batch,), and the slots per input neuron."""
+
+    times: torch.Tensor
+    slot: torch.Tensor
+    count: torch.Tensor
+    in_slots: int
+
+
+def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
+           events: _Events | None = None, emit_t_max: float | None = None):
     """Inference (no autograd, no backward records) with a precomputed transposed weight, so
     that a network running many chunks of a batch transposes and checks each weight once.
     ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype.
-    One kernel call merges each sample's events and simulates it (``kernels.lif_infer``)."""
+    One kernel call merges each sample's events and simulates it (``kernels.lif_infer``).
+
+    A network passes layer to layer, besides the spike times, the event lists of the layer
+    before: ``emit_t_max`` (the next layer's t_max) asks for them, ``events`` hands them to
+    the next layer, which then skips checking and merging its input (``times`` must be the
+    layer output they came from). Returns (spike times, saturated, events or None); events
+    are only emitted with one neuron block per sample, else None (the next layer merges).
+    """
     dtype = times.dtype
     batch, n_out = times.shape[0], weight_t.shape[1]
-    times_np = times.detach().contiguous().numpy()
-    out = torch.empty((batch, n_out, params.max_spikes), dtype=dtype)
+    k = params.max_spikes
+    out = torch.empty((batch, n_out, k), dtype=dtype)
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
-    invalid = np.zeros(batch, dtype=np.int64)
-    lif_infer(times_np, _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s),
-              weight_t.numpy(), *_kernel_constants(params, dtype), _n_blocks(batch, n_out),
-              invalid, out.numpy(), saturated.numpy())
-    if invalid.any():
-        check_spike_times(times, "times")  # raises with the precise message
-    return out, saturated
+    n_blocks = _n_blocks(batch, n_out)
+    emit = emit_t_max is not None and n_blocks == 1
+    emitted = _Events(torch.empty((batch, n_out * k) if emit else (1, 1), dtype=dtype),
+                      torch.empty((batch, n_out * k) if emit else (1, 1), dtype=torch.int32),
+                      torch.empty(batch if emit else 1, dtype=torch.int64), k)
+    tail = (emit, _scalar(dtype, emit_t_max if emit else math.inf), emitted.times.numpy(),
+            emitted.slot.numpy(), emitted.count.numpy())
+    constants = _kernel_constants(params, dtype)
+    t_max, tau_s = _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s)
+    if events is None:
+        invalid = np.zeros(batch, dtype=np.int64)
+        lif_infer(times.detach().contiguous().numpy(), t_max, tau_s, weight_t.numpy(),
+                  *constants, n_blocks, invalid, out.numpy(), saturated.numpy(), *tail)
+        if invalid.any():
+            check_spike_times(times, "times")  # raises with the precise message
+    else:
+        lif_infer_events(events.times.numpy(), events.slot.numpy(), events.count.numpy(),
+                         events.in_slots, t_max, tau_s, weight_t.numpy(), *constants, n_blocks,
+                         out.numpy(), saturated.numpy(), *tail)
+    return out, saturated, emitted if emit else None
 
 
 def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf):

@@ -73,17 +73,22 @@ class LIF(nn.Module):
         self.record_saturation(saturated)
         return out
 
-    def infer(self, times: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+    def infer(self, times: torch.Tensor, weight_t: torch.Tensor, events=None,
+              emit_t_max: float | None = None):
         """Inference with ``weight_t = functional.transposed_weight(self.weight, times.dtype)``
-        computed once by the caller for many chunks of a batch (no autograd)."""
+        computed once by the caller for many chunks of a batch (no autograd).
+
+        Returns the output spike times; with ``emit_t_max`` (the next layer's t_max) the
+        pair (spike times, event lists for the next layer's ``events``, or None), which lets
+        a network skip re-merging each hidden layer's output (``SpikingNetwork``)."""
         self._check_in_features(times)
         check_spike_times(times, "times", values=False)
         if weight_t.shape != (self.in_features, self.out_features) or weight_t.dtype != times.dtype:
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
-        out, saturated = functional._infer(times, weight_t, self.params)
+        out, saturated, emitted = functional._infer(times, weight_t, self.params, events, emit_t_max)
         self.record_saturation(saturated)
-        return out
+        return out if emit_t_max is None else (out, emitted)
 
     def _check_in_features(self, times) -> None:
         if isinstance(times, torch.Tensor) and times.dim() == 3 and times.shape[1] != self.in_features:

@@ -97,7 +97,7 @@ def _sort_events(keys, slots, n, sorted_keys, sorted_slots, counts):
 
 
 @njit(cache=True, inline="always")
-def _window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end):
+def window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end):
     """decay_s, decay and z_end (module docstring) of the n sorted event times ``times``."""
     one = decay.dtype.type(1.0)
     for e in range(n):
@@ -145,7 +145,7 @@ def merge_sample(times, n, ordered, t_max, tau_s, tau, event_times, event_slot, 
     _sort_events(keys, slots, n, event_times, event_slot, counts)
     for e in range(n):
         event_source[e] = event_slot[e] // n_slots
-    _window_factors(event_times, n, tau_s, tau, t_max, decay_s, decay, z_end)
+    window_factors(event_times, n, tau_s, tau, t_max, decay_s, decay, z_end)
 
 
 @njit(parallel=True, cache=True)

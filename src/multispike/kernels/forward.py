@@ -36,17 +36,20 @@ infinite derivative would turn the whole gradient into NaN.
 import numpy as np
 from numba import njit, prange
 
-from .events import count_sample, merge_sample
+from .events import _sort_events, count_sample, merge_sample, window_factors
 
 
 @njit(cache=True, inline="always")
 def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
-                    keep_records, out_times, count, i, saturated, log_slot, log_record, pos):
+                    log_spikes, keep_records, out_times, count, i, saturated, log_slot,
+                    log_record, pos):
     """Record the spike at z (root x) and every further one of neuron n in the window.
 
-    ``count[i]`` is the neuron's number of spikes so far. Returns the new B (lowered by the
-    resets) and the new end ``pos`` of the spike log (which only grows when ``keep_records``). A neuron whose slots are full is marked
-    saturated (the caller then stops testing it: its later spikes are dropped).
+    ``count[i]`` is the neuron's number of spikes so far; log_slot / log_record are the
+    sample's rows of the spike log. Returns the new B (lowered by the resets) and the new end
+    ``pos`` of the log (which only grows when ``log_spikes``; the (z', f2') records are
+    written only when ``keep_records`` is set too). A neuron whose slots are
+    full is marked saturated (the caller then stops testing it: its later spikes are dropped).
     """
     zero = bb * 0
     max_spikes = out_times.shape[2]
@@ -56,10 +59,11 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
             saturated[b, n] = True
             return bb, pos
         out_times[b, n, k] = t_e + tau * np.log(z)
-        if keep_records:
-            log_slot[b, pos] = n * max_spikes + k
-            log_record[b, pos, 0] = z
-            log_record[b, pos, 1] = tau / max(x, grad_floor * bb)
+        if log_spikes:
+            log_slot[pos] = n * max_spikes + k
+            if keep_records:
+                log_record[pos, 0] = z
+                log_record[pos, 1] = tau / max(x, grad_floor * bb)
             pos += 1
         count[i] = k + 1
         bb = bb - reset_over_tau * z
@@ -78,11 +82,14 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
 @njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
                     weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
-                    keep_records, out_times, saturated, log_slot, log_record, window_start):
+                    log_spikes, keep_records, out_times, saturated, log_slot, log_record,
+                    window_start):
     """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
     event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``). With
-    ``keep_records`` the block's spike log goes to log positions [n0 * K, n1 * K) of row b
-    and the window starts (relative to that segment) to the 1-d ``window_start``."""
+    ``log_spikes`` the block's spike log goes to positions [n0 * K, n1 * K) of the
+    sample's log rows (log_slot (out * K,), and with ``keep_records`` log_record
+    (out * K, 2)) and the window starts (relative to that segment) to the 1-d
+    ``window_start``. Returns the log's end."""
     zero = weight_t.dtype.type(0.0)
     one = weight_t.dtype.type(1.0)
     out_times[b, n0:n1] = np.inf
@@ -98,7 +105,7 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
     seg = n0 * out_times.shape[2]  # this block's segment of the spike log
     pos = seg
     for e in range(n_events):
-        if keep_records:
+        if log_spikes:
             window_start[e] = pos - seg
         row = weight_t[event_source[e], n0:n1]
         ds = decay_s[e]
@@ -150,12 +157,13 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
             z = max(z, one)
             b_sum[i], pos = _fire_in_window(
                 b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                grad_floor, keep_records, out_times, count, i, saturated, log_slot,
-                log_record, pos)
+                grad_floor, log_spikes, keep_records, out_times, count, i, saturated,
+                log_slot, log_record, pos)
             if saturated[b, n0 + i]:
                 full[i] = one
-    if keep_records:
+    if log_spikes:
         window_start[n_events] = pos - seg
+    return pos
 
 
 @njit(parallel=True, cache=True)
@@ -167,7 +175,8 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
     Shapes: event_* (batch, S) from :func:`merge_events`; weight_t (in_features,
     out_features), i.e. the transposed weight so that the loop over output neurons is
     contiguous; out_times (batch, out, K); saturated (batch, out) bool. The kernel
-    initialises these itself (+inf times, False), so they may be uninitialised memory. With ``keep_records`` (training) it also writes the spike log
+    initialises these itself (+inf times, False), so they may be uninitialised memory.
+    With ``keep_records`` (training) it also writes the spike log
     (module docstring): log_slot (batch, out * K) int32 and log_record (batch, out * K, 2)
     with (z', f2'); block j of a sample logs into positions [n0 * K, n1 * K) of its row, and
     window_start (batch, n_blocks, S + 1) int32 gives, relative to that segment, where the
@@ -191,25 +200,73 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
             continue
         _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
                         decay[b], z_end[b], weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-                        z_tolerance, grad_floor, keep_records, out_times, saturated,
-                        log_slot, log_record, starts)
+                        z_tolerance, grad_floor, keep_records, keep_records, out_times,
+                        saturated, log_slot[b] if keep_records else log_slot[0],
+                        log_record[b] if keep_records else log_record[0], starts)
+
+
+@njit(cache=True, inline="always")
+def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, c,
+                 inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
+                 saturated, emit, emit_t_max, emit_times, emit_slot, emit_count):
+    """:func:`_simulate_block` without backward records. With ``emit`` (one block per
+    sample) it also writes the sample's output spikes earlier than ``emit_t_max`` as a
+    time-ordered event list (times, flat slots; ties in slot order, as
+    :func:`~multispike.kernels.events.merge_sample` orders them) for the next layer: the
+    spike log lists them window by window, so that they need no gathering, only the sort
+    of :func:`~multispike.kernels.events.merge_sample`."""
+    no_record = np.empty((1, 2), dtype=weight_t.dtype)
+    if not emit:
+        _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
+                        weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
+                        grad_floor, False, False, out_times, saturated, emit_slot[0],
+                        no_record, emit_slot[0])
+        return
+    max_spikes = out_times.shape[2]
+    log_slot = emit_slot[b]
+    starts = np.empty(n + 1, dtype=np.int32)
+    end = _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
+                          weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
+                          grad_floor, True, False, out_times, saturated, log_slot, no_record,
+                          starts)
+    keys = np.empty(end, dtype=out_times.dtype)
+    slots = np.empty(end, dtype=np.int32)
+    m = 0
+    for r in range(end):
+        slot = log_slot[r]
+        t = out_times[b, slot // max_spikes, slot % max_spikes]
+        keys[m] = t
+        slots[m] = slot
+        m += t < emit_t_max
+    times = emit_times[b]
+    _sort_events(keys, slots, m, times, log_slot, np.empty(m + 1, dtype=np.int64))
+    for r in range(1, m):  # equal times in slot order, as merge_sample leaves them
+        t = times[r]
+        slot = log_slot[r]
+        j = r
+        while j > 0 and times[j - 1] == t and log_slot[j - 1] > slot:
+            log_slot[j] = log_slot[j - 1]
+            j -= 1
+        log_slot[j] = slot
+    emit_count[b] = m
 
 
 @njit(parallel=True, cache=True)
 def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-              z_tolerance, grad_floor, n_blocks, invalid, out_times, saturated):
+              z_tolerance, grad_floor, n_blocks, invalid, out_times, saturated, emit,
+              emit_t_max, emit_times, emit_slot, emit_count):
     """Inference in one parallel pass: each (sample, block of neurons) task counts and
     merges its sample's input spikes ``times`` (batch, in_features, slots) into task-local
     event rows (``kernels/events.py``), then simulates like :func:`lif_forward` without
     backward records. ``invalid[b]`` receives the number of invalid spike times (NaN or
     negative) of sample b, whose outputs are then left empty (the caller raises).
+    With ``emit`` (only with one block per sample) the output spikes are also written as
+    each sample's event list for the next layer (:func:`_infer_block`): emit_times and
+    emit_slot (batch, out * K), emit_count (batch,); otherwise these are placeholders.
     """
     batch = times.shape[0]
     n_out = weight_t.shape[1]
     block = (n_out + n_blocks - 1) // n_blocks
-    no_log = np.empty((1, 1), dtype=np.int32)
-    no_record = np.empty((1, 1, 2), dtype=weight_t.dtype)
-    no_starts = np.empty(1, dtype=np.int32)
     for task in prange(batch * n_blocks):
         b = task // n_blocks
         n0 = (task % n_blocks) * block
@@ -222,6 +279,8 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
         if bad:
             out_times[b, n0:n1] = np.inf
             saturated[b, n0:n1] = False
+            if emit:
+                emit_count[b] = 0
             continue
         event_times = np.empty(n, dtype=times.dtype)
         event_slot = np.empty(n, dtype=np.int32)
@@ -231,7 +290,37 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
         z_end = np.empty(n, dtype=times.dtype)
         merge_sample(times[b], n, ordered, t_max, tau_s, tau, event_times, event_slot,
                      event_source, decay_s, decay, z_end)
-        _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                        weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                        grad_floor, False, out_times, saturated, no_log,
-                        no_record, no_starts)
+        _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t,
+                     c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
+                     saturated, emit, emit_t_max, emit_times, emit_slot, emit_count)
+
+
+@njit(parallel=True, cache=True)
+def lif_infer_events(event_times, event_slot, n_events, in_slots, t_max, tau_s, weight_t, c,
+                     inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
+                     out_times, saturated, emit, emit_t_max, emit_times, emit_slot, emit_count):
+    """:func:`lif_infer` for a layer fed by the previous layer's emitted event lists
+    (event_times, event_slot (batch, S), n_events (batch,); sorted spikes earlier than this
+    layer's t_max, flat slots of an input with ``in_slots`` slots per neuron), which need no
+    counting, checking or merging: only the window factors are computed."""
+    batch = event_times.shape[0]
+    n_out = weight_t.shape[1]
+    block = (n_out + n_blocks - 1) // n_blocks
+    for task in prange(batch * n_blocks):
+        b = task // n_blocks
+        n0 = (task % n_blocks) * block
+        n1 = min(n_out, n0 + block)
+        if n0 >= n1:
+            continue
+        n = n_events[b]
+        times = event_times[b]
+        event_source = np.empty(n, dtype=np.int32)
+        for e in range(n):
+            event_source[e] = event_slot[b, e] // in_slots
+        decay_s = np.empty(n, dtype=times.dtype)
+        decay = np.empty(n, dtype=times.dtype)
+        z_end = np.empty(n, dtype=times.dtype)
+        window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end)
+        _infer_block(b, n0, n1, times, event_source, n, decay_s, decay, z_end, weight_t, c,
+                     inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
+                     saturated, emit, emit_t_max, emit_times, emit_slot, emit_count)
