@@ -391,6 +391,7 @@ def test_network_hands_hidden_spikes_on_as_events(monkeypatch, t_max, n_blocks):
     net.inference_chunk = 7
     with torch.no_grad():
         piped = net(x, all_layers=True)
+        final_only = net(x)  # hidden outputs not returned: their buffers are reused per chunk
         layer_by_layer, h = [], x
         for layer in net.layers:
             h = layer(h)
@@ -400,6 +401,7 @@ def test_network_hands_hidden_spikes_on_as_events(monkeypatch, t_max, n_blocks):
     assert torch.isfinite(piped[-1]).sum() > 10
     for a, b in zip(piped, layer_by_layer):
         assert torch.equal(a, b)
+    assert torch.equal(final_only, layer_by_layer[-1])
 
 
 @pytest.mark.parametrize("emit_t_max", [0.06, math.inf])

@@ -270,7 +270,8 @@ class _Events:
 
 
 def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
-           events: _Events | None = None, emit_t_max: float | None = None):
+           events: _Events | None = None, emit_t_max: float | None = None,
+           emit_into: _Events | None = None, out_into: torch.Tensor | None = None):
     """Inference (no autograd, no backward records) with a precomputed transposed weight, so
     that a network running many chunks of a batch transposes and checks each weight once.
     ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype.
@@ -281,17 +282,34 @@ def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
     the next layer, which then skips checking and merging its input (``times`` must be the
     layer output they came from). Returns (spike times, saturated, events or None); events
     are only emitted with one neuron block per sample, else None (the next layer merges).
+    ``emit_into``: event lists returned by an earlier call for the same layer, whose
+    buffers are reused, and ``out_into``, an earlier output of this layer that is no longer
+    needed, whose memory receives the spike times (a network's chunks would otherwise have
+    the allocator map and fault in tens of MB of fresh memory per MNIST chunk, which cost
+    more than the merge the event lists save).
     """
     dtype = times.dtype
     batch, n_out = times.shape[0], weight_t.shape[1]
     k = params.max_spikes
-    out = torch.empty((batch, n_out, k), dtype=dtype)
+    if (out_into is not None and out_into.dtype == dtype and out_into.shape[0] >= batch
+            and out_into.shape[1:] == (n_out, k) and out_into.is_contiguous()):
+        out = out_into[:batch]
+    else:
+        out = torch.empty((batch, n_out, k), dtype=dtype)
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
     n_blocks = _n_blocks(batch, n_out)
     emit = emit_t_max is not None and n_blocks == 1
-    emitted = _Events(torch.empty((batch, n_out * k) if emit else (1, 1), dtype=dtype),
-                      torch.empty((batch, n_out * k) if emit else (1, 1), dtype=torch.int32),
-                      torch.empty(batch if emit else 1, dtype=torch.int64), k)
+    if not emit:
+        emitted = _Events(torch.empty((1, 1), dtype=dtype), torch.empty((1, 1), dtype=torch.int32),
+                          torch.empty(1, dtype=torch.int64), k)
+    elif (emit_into is not None and emit_into.times.dtype == dtype and emit_into.in_slots == k
+          and emit_into.times.shape[0] >= batch and emit_into.times.shape[1] == n_out * k):
+        emitted = _Events(emit_into.times[:batch], emit_into.slot[:batch],
+                          emit_into.count[:batch], k)
+    else:
+        emitted = _Events(torch.empty((batch, n_out * k), dtype=dtype),
+                          torch.empty((batch, n_out * k), dtype=torch.int32),
+                          torch.empty(batch, dtype=torch.int64), k)
     tail = (emit, _scalar(dtype, emit_t_max if emit else math.inf), emitted.times.numpy(),
             emitted.slot.numpy(), emitted.count.numpy())
     constants = _kernel_constants(params, dtype)

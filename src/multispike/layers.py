@@ -74,19 +74,22 @@ class LIF(nn.Module):
         return out
 
     def infer(self, times: torch.Tensor, weight_t: torch.Tensor, events=None,
-              emit_t_max: float | None = None):
+              emit_t_max: float | None = None, emit_into=None, out_into=None):
         """Inference with ``weight_t = functional.transposed_weight(self.weight, times.dtype)``
         computed once by the caller for many chunks of a batch (no autograd).
 
         Returns the output spike times; with ``emit_t_max`` (the next layer's t_max) the
         pair (spike times, event lists for the next layer's ``events``, or None), which lets
-        a network skip re-merging each hidden layer's output (``SpikingNetwork``)."""
+        a network skip re-merging each hidden layer's output (``SpikingNetwork``);
+        ``emit_into`` and ``out_into`` pass the event lists and output of the previous
+        chunk back for their memory (``functional._infer``)."""
         self._check_in_features(times)
         check_spike_times(times, "times", values=False)
         if weight_t.shape != (self.in_features, self.out_features) or weight_t.dtype != times.dtype:
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
-        out, saturated, emitted = functional._infer(times, weight_t, self.params, events, emit_t_max)
+        out, saturated, emitted = functional._infer(times, weight_t, self.params, events,
+                                                    emit_t_max, emit_into, out_into)
         self.record_saturation(saturated)
         return out if emit_t_max is None else (out, emitted)
 

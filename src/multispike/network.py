@@ -66,14 +66,21 @@ class SpikingNetwork(nn.Module):
         weights_t = [transposed_weight(layer.weight, times.dtype) for layer in self.layers]
         chunks, saturated = [], []
         next_t_max = [layer.t_max for layer in self.layers[1:]] + [None]
+        # buffers reused from chunk to chunk: event lists, and hidden outputs unless returned
+        emitted = [None] * len(self.layers)
+        hidden = [None] * len(self.layers)
         for part in times.split(self.inference_chunk):
             outs = []
             events = None  # each hidden layer hands its spikes to the next as sorted events
-            for layer, weight_t, t_max in zip(self.layers, weights_t, next_t_max):
+            for i, (layer, weight_t, t_max) in enumerate(zip(self.layers, weights_t, next_t_max)):
                 if t_max is None:
                     part = layer.infer(part, weight_t, events)
                 else:
-                    part, events = layer.infer(part, weight_t, events, emit_t_max=t_max)
+                    part, events = layer.infer(part, weight_t, events, emit_t_max=t_max,
+                                               emit_into=emitted[i], out_into=hidden[i])
+                    emitted[i] = events if events is not None else emitted[i]
+                    if not all_layers and hidden[i] is None:
+                        hidden[i] = part
                 outs.append(part)
             chunks.append(outs if all_layers else outs[-1:])
             saturated.append([layer.saturated for layer in self.layers])
