@@ -407,8 +407,8 @@ def test_network_hands_hidden_spikes_on_as_events(monkeypatch, t_max, n_blocks):
 @pytest.mark.parametrize("emit_t_max", [0.06, math.inf])
 def test_emitted_events_are_the_merged_output(emit_t_max):
     """The event lists a layer emits for the next one are exactly what merging its output
-    spike times would give: the spikes earlier than the next layer's t_max, time-ordered,
-    equal times in slot order."""
+    spike times would give: the spikes earlier than the next layer's t_max with their
+    source neurons, time-ordered, equal times in slot order."""
     from multispike.functional import LIFParameters, _infer, _merge_events, transposed_weight
 
     g = torch.Generator().manual_seed(9)
@@ -416,11 +416,19 @@ def test_emitted_events_are_the_merged_output(emit_t_max):
     w = torch.rand(40, 10, generator=g) * 3.5 - 0.5
     params = LIFParameters.create(0.05, 0.1, max_spikes=4, t_max=0.3)
     out, _, events = _infer(x, transposed_weight(w), params, emit_t_max=emit_t_max)
-    assert events is not None and events.in_slots == 4
-    times, slot, _, count = _merge_events(out, emit_t_max, 0.05)[:4]
+    assert events is not None
+    times, _, source, count = _merge_events(out, emit_t_max, 0.05)[:4]
     assert torch.isfinite(out).sum() > 50 and (out >= 0.06).any() and (out < 0.06).any()
     assert torch.equal(events.count, count)
     for b in range(len(x)):
         n = int(count[b])
         assert torch.equal(events.times[b, :n], times[b, :n])
-        assert torch.equal(events.slot[b, :n], slot[b, :n])
+        assert torch.equal(events.source[b, :n], source[b, :n])
+
+
+def test_too_large_layers_are_refused():
+    """Spike-log entries pack neuron and slot into an int32."""
+    with pytest.raises(ValueError, match="too large"):
+        multispike.LIF(2, 2**26, max_spikes=40)
+    with pytest.raises(ValueError, match="too large"):
+        lif(torch.zeros(1, 2, 1), torch.ones(2**22, 2), tau_s=0.1, threshold=0.2, max_spikes=2**10)

@@ -104,6 +104,13 @@ def _check_weight(weight, in_features) -> None:
         raise ValueError(f"weight has in_features = {weight.shape[1]}, but times has {in_features} input neurons")
 
 
+def check_layer_size(out_features: int, max_spikes: int) -> None:
+    """Spike-log entries pack (neuron << shift) | slot into an int32 (``kernels/forward.py``)."""
+    if out_features << (max_spikes - 1).bit_length() >= 2**31:
+        raise ValueError(f"out_features = {out_features} with max_spikes = {max_spikes} is too "
+                         f"large: out_features * 2**ceil(log2(max_spikes)) must stay below 2**31")
+
+
 def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     """W^T (in, out) as a contiguous tensor of ``dtype`` (default: the weight's), the
     kernels' layout, as taken by :meth:`multispike.LIF.infer`; refuses NaN or inf weights.
@@ -252,6 +259,7 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
     params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
     check_spike_times(times, "times", values=False)  # values: while merging the events
     _check_weight(weight, times.shape[1])
+    check_layer_size(weight.shape[0], params.max_spikes)
     weight = weight.to(times.dtype)
     if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
         return _LIFFunction.apply(times, weight, params)
@@ -261,12 +269,11 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
 @dataclass(frozen=True)
 class _Events:
     """A batch of time-ordered input events handed from one layer's inference to the next:
-    times and flat slots (batch, S), counts (batch,), and the slots per input neuron."""
+    times and source neurons (batch, S), and counts (batch,)."""
 
     times: torch.Tensor
-    slot: torch.Tensor
+    source: torch.Tensor
     count: torch.Tensor
-    in_slots: int
 
 
 def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
@@ -301,17 +308,17 @@ def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
     emit = emit_t_max is not None and n_blocks == 1
     if not emit:
         emitted = _Events(torch.empty((1, 1), dtype=dtype), torch.empty((1, 1), dtype=torch.int32),
-                          torch.empty(1, dtype=torch.int64), k)
-    elif (emit_into is not None and emit_into.times.dtype == dtype and emit_into.in_slots == k
+                          torch.empty(1, dtype=torch.int64))
+    elif (emit_into is not None and emit_into.times.dtype == dtype
           and emit_into.times.shape[0] >= batch and emit_into.times.shape[1] == n_out * k):
-        emitted = _Events(emit_into.times[:batch], emit_into.slot[:batch],
-                          emit_into.count[:batch], k)
+        emitted = _Events(emit_into.times[:batch], emit_into.source[:batch],
+                          emit_into.count[:batch])
     else:
         emitted = _Events(torch.empty((batch, n_out * k), dtype=dtype),
                           torch.empty((batch, n_out * k), dtype=torch.int32),
-                          torch.empty(batch, dtype=torch.int64), k)
+                          torch.empty(batch, dtype=torch.int64))
     tail = (emit, _scalar(dtype, emit_t_max if emit else math.inf), emitted.times.numpy(),
-            emitted.slot.numpy(), emitted.count.numpy())
+            emitted.source.numpy(), emitted.count.numpy())
     constants = _kernel_constants(params, dtype)
     t_max, tau_s = _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s)
     if events is None:
@@ -321,9 +328,9 @@ def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
         if invalid.any():
             check_spike_times(times, "times")  # raises with the precise message
     else:
-        lif_infer_events(events.times.numpy(), events.slot.numpy(), events.count.numpy(),
-                         events.in_slots, t_max, tau_s, weight_t.numpy(), *constants, n_blocks,
-                         out.numpy(), saturated.numpy(), *tail)
+        lif_infer_events(events.times.numpy(), events.source.numpy(), events.count.numpy(),
+                         t_max, tau_s, weight_t.numpy(), *constants, n_blocks, out.numpy(),
+                         saturated.numpy(), *tail)
     return out, saturated, emitted if emit else None
 
 

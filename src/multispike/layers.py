@@ -36,6 +36,7 @@ class LIF(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+        functional.check_layer_size(out_features, self.params.max_spikes)
         # (out_features, in_features) like nn.Linear, stored in memory as its transpose:
         # the kernels read W^T (in, out) and produce the gradient in that layout, so a
         # training step transposes no weight and no gradient (functional.transposed_weight).

@@ -30,6 +30,8 @@ the same factors as the forward pass. Work is linear in events x neurons plus sp
 import numpy as np
 from numba import njit, prange
 
+from .forward import log_shift
+
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def lif_backward(grad_out, log_slot, log_record, window_start,
@@ -53,6 +55,8 @@ def lif_backward(grad_out, log_slot, log_record, window_start,
     max_spikes = grad_out.shape[2]
     n_blocks = window_start.shape[1]
     segment = (n_out + n_blocks - 1) // n_blocks * max_spikes  # log positions per block
+    shift = log_shift(max_spikes)  # log entries are (n << shift) | k
+    mask = (1 << shift) - 1
     per_chunk = (batch + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         gw = grad_weight_t[chunk]
@@ -77,8 +81,8 @@ def lif_backward(grad_out, log_slot, log_record, window_start,
                 for j in range(n_blocks):  # this window's spikes, last to first
                     for r in range(j * segment + starts[j, e + 1] - 1,
                                    j * segment + starts[j, e] - 1, -1):
-                        n = log_slot[b, r] // max_spikes
-                        k = log_slot[b, r] % max_spikes
+                        n = log_slot[b, r] >> shift
+                        k = log_slot[b, r] & mask
                         z = log_record[b, r, 0]
                         f2 = log_record[b, r, 1]
                         err = grad_out[b, n, k] + reset_over_tau2 * z * s2[n]

@@ -143,8 +143,11 @@ def merge_sample(times, n, ordered, t_max, tau_s, tau, event_times, event_slot, 
             elif ordered:
                 break  # ascending slots: the rest of this neuron is >= t_max too
     _sort_events(keys, slots, n, event_times, event_slot, counts)
-    for e in range(n):
-        event_source[e] = event_slot[e] // n_slots
+    if n_slots == 1:  # one slot per input neuron (encoded data): no division
+        event_source[:n] = event_slot[:n]
+    else:
+        for e in range(n):
+            event_source[e] = event_slot[e] // n_slots
     window_factors(event_times, n, tau_s, tau, t_max, decay_s, decay, z_end)
 
 

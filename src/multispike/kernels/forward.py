@@ -23,7 +23,7 @@ needs: the record (z'_k, f2'_k = tau / x'_k), relative to the reference time of 
 it fired in (the backward pass derives f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k), and which
 window that was. The records form a spike log, appended in firing order: window by window,
 and within a window neuron by neuron, each neuron's spikes in time order. Each entry is the
-flat slot n * K + k and the record; ``window_start[e]`` is where window e's spikes begin, so
+neuron and slot packed as (n << shift) | k (``log_shift``) and the record; ``window_start[e]`` is where window e's spikes begin, so
 the backward pass walks the log from its end and meets each window's spikes, and each
 neuron's spikes, from last to first. Appending keeps the log's writes sequential (recording
 into the (neuron, slot) layout instead scattered them over cold cache lines).
@@ -37,6 +37,16 @@ import numpy as np
 from numba import njit, prange
 
 from .events import _sort_events, count_sample, merge_sample, window_factors
+
+
+@njit(cache=True, inline="always")
+def log_shift(max_spikes):
+    """Bits of the slot index k in a spike-log entry (n << shift) | k: the smallest shift
+    with 2**shift >= max_spikes, so that decoding is a shift and a mask, not a division."""
+    shift = 0
+    while (1 << shift) < max_spikes:
+        shift += 1
+    return shift
 
 
 @njit(cache=True, inline="always")
@@ -60,7 +70,7 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
             return bb, pos
         out_times[b, n, k] = t_e + tau * np.log(z)
         if log_spikes:
-            log_slot[pos] = n * max_spikes + k
+            log_slot[pos] = (n << log_shift(max_spikes)) | k
             if keep_records:
                 log_record[pos, 0] = z
                 log_record[pos, 1] = tau / max(x, grad_floor * bb)
@@ -208,53 +218,54 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
 @njit(cache=True, inline="always")
 def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, c,
                  inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
-                 saturated, emit, emit_t_max, emit_times, emit_slot, emit_count):
+                 saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
     """:func:`_simulate_block` without backward records. With ``emit`` (one block per
     sample) it also writes the sample's output spikes earlier than ``emit_t_max`` as a
-    time-ordered event list (times, flat slots; ties in slot order, as
-    :func:`~multispike.kernels.events.merge_sample` orders them) for the next layer: the
+    time-ordered event list (times and source neurons; ties in neuron order, which is the
+    slot order :func:`~multispike.kernels.events.merge_sample` leaves them in, as one
+    neuron never spikes twice at the same time) for the next layer: the
     spike log lists them window by window, so that they need no gathering, only the sort
     of :func:`~multispike.kernels.events.merge_sample`."""
     no_record = np.empty((1, 2), dtype=weight_t.dtype)
     if not emit:
         _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
                         weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                        grad_floor, False, False, out_times, saturated, emit_slot[0],
-                        no_record, emit_slot[0])
+                        grad_floor, False, False, out_times, saturated, emit_source[0],
+                        no_record, emit_source[0])
         return
-    max_spikes = out_times.shape[2]
-    log_slot = emit_slot[b]
+    shift = log_shift(out_times.shape[2])
+    mask = (1 << shift) - 1
+    log = emit_source[b]  # the spike log, then (sorted) the emitted source neurons
     starts = np.empty(n + 1, dtype=np.int32)
     end = _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
                           weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                          grad_floor, True, False, out_times, saturated, log_slot, no_record,
+                          grad_floor, True, False, out_times, saturated, log, no_record,
                           starts)
     keys = np.empty(end, dtype=out_times.dtype)
-    slots = np.empty(end, dtype=np.int32)
+    sources = np.empty(end, dtype=np.int32)
     m = 0
     for r in range(end):
-        slot = log_slot[r]
-        t = out_times[b, slot // max_spikes, slot % max_spikes]
+        t = out_times[b, log[r] >> shift, log[r] & mask]
         keys[m] = t
-        slots[m] = slot
+        sources[m] = log[r] >> shift
         m += t < emit_t_max
     times = emit_times[b]
-    _sort_events(keys, slots, m, times, log_slot, np.empty(m + 1, dtype=np.int64))
-    for r in range(1, m):  # equal times in slot order, as merge_sample leaves them
+    _sort_events(keys, sources, m, times, log, np.empty(m + 1, dtype=np.int64))
+    for r in range(1, m):  # equal times in neuron (= slot) order, as merge_sample leaves them
         t = times[r]
-        slot = log_slot[r]
+        source = log[r]
         j = r
-        while j > 0 and times[j - 1] == t and log_slot[j - 1] > slot:
-            log_slot[j] = log_slot[j - 1]
+        while j > 0 and times[j - 1] == t and log[j - 1] > source:
+            log[j] = log[j - 1]
             j -= 1
-        log_slot[j] = slot
+        log[j] = source
     emit_count[b] = m
 
 
 @njit(parallel=True, cache=True)
 def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, tau,
               z_tolerance, grad_floor, n_blocks, invalid, out_times, saturated, emit,
-              emit_t_max, emit_times, emit_slot, emit_count):
+              emit_t_max, emit_times, emit_source, emit_count):
     """Inference in one parallel pass: each (sample, block of neurons) task counts and
     merges its sample's input spikes ``times`` (batch, in_features, slots) into task-local
     event rows (``kernels/events.py``), then simulates like :func:`lif_forward` without
@@ -262,7 +273,7 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
     negative) of sample b, whose outputs are then left empty (the caller raises).
     With ``emit`` (only with one block per sample) the output spikes are also written as
     each sample's event list for the next layer (:func:`_infer_block`): emit_times and
-    emit_slot (batch, out * K), emit_count (batch,); otherwise these are placeholders.
+    emit_source (batch, out * K; int32), emit_count (batch,); otherwise placeholders.
     """
     batch = times.shape[0]
     n_out = weight_t.shape[1]
@@ -292,17 +303,17 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
                      event_source, decay_s, decay, z_end)
         _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t,
                      c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
-                     saturated, emit, emit_t_max, emit_times, emit_slot, emit_count)
+                     saturated, emit, emit_t_max, emit_times, emit_source, emit_count)
 
 
 @njit(parallel=True, cache=True)
-def lif_infer_events(event_times, event_slot, n_events, in_slots, t_max, tau_s, weight_t, c,
-                     inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
-                     out_times, saturated, emit, emit_t_max, emit_times, emit_slot, emit_count):
+def lif_infer_events(event_times, event_source, n_events, t_max, tau_s, weight_t, c, inv_2c,
+                     four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks, out_times,
+                     saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
     """:func:`lif_infer` for a layer fed by the previous layer's emitted event lists
-    (event_times, event_slot (batch, S), n_events (batch,); sorted spikes earlier than this
-    layer's t_max, flat slots of an input with ``in_slots`` slots per neuron), which need no
-    counting, checking or merging: only the window factors are computed."""
+    (event_times, event_source (batch, S), n_events (batch,); sorted spikes earlier than this
+    layer's t_max), which need no counting, checking or merging: only the window factors
+    are computed."""
     batch = event_times.shape[0]
     n_out = weight_t.shape[1]
     block = (n_out + n_blocks - 1) // n_blocks
@@ -314,13 +325,10 @@ def lif_infer_events(event_times, event_slot, n_events, in_slots, t_max, tau_s, 
             continue
         n = n_events[b]
         times = event_times[b]
-        event_source = np.empty(n, dtype=np.int32)
-        for e in range(n):
-            event_source[e] = event_slot[b, e] // in_slots
         decay_s = np.empty(n, dtype=times.dtype)
         decay = np.empty(n, dtype=times.dtype)
         z_end = np.empty(n, dtype=times.dtype)
         window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end)
-        _infer_block(b, n0, n1, times, event_source, n, decay_s, decay, z_end, weight_t, c,
+        _infer_block(b, n0, n1, times, event_source[b], n, decay_s, decay, z_end, weight_t, c,
                      inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
-                     saturated, emit, emit_t_max, emit_times, emit_slot, emit_count)
+                     saturated, emit, emit_t_max, emit_times, emit_source, emit_count)
