@@ -432,3 +432,19 @@ def test_too_large_layers_are_refused():
         multispike.LIF(2, 2**26, max_spikes=40)
     with pytest.raises(ValueError, match="too large"):
         lif(torch.zeros(1, 2, 1), torch.ones(2**22, 2), tau_s=0.1, threshold=0.2, max_spikes=2**10)
+
+
+def test_all_finite_in_any_layout():
+    from multispike.functional import all_finite
+    w = torch.randn(5, 7)
+    for t in (w, w.t(), w[:, ::2], torch.empty(7, 5).t().copy_(w)):
+        assert all_finite(t)
+        bad = t.clone()
+        bad[1, 1] = math.nan
+        assert not all_finite(bad)
+        bad[1, 1] = -math.inf
+        assert not all_finite(bad)
+    layer = multispike.LIF(7, 5)
+    layer.weight.grad = torch.zeros(7, 5).t()
+    layer.weight.grad[4, 6] = math.inf
+    assert not all_finite(layer.weight.grad)

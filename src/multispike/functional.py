@@ -111,6 +111,15 @@ def check_layer_size(out_features: int, max_spikes: int) -> None:
                          f"large: out_features * 2**ceil(log2(max_spikes)) must stay below 2**31")
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """True when a CPU float tensor holds no NaN or inf (one numba pass over its memory, in
+    whatever order it is laid out: a transposed weight or its gradient is not copied)."""
+    values = tensor.detach()
+    if not values.is_contiguous() and values.dim() == 2 and values.t().is_contiguous():
+        values = values.t()
+    return count_non_finite(values.contiguous().numpy()) == 0
+
+
 def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     """W^T (in, out) as a contiguous tensor of ``dtype`` (default: the weight's), the
     kernels' layout, as taken by :meth:`multispike.LIF.infer`; refuses NaN or inf weights.
@@ -121,7 +130,7 @@ def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     weight_t = weight.t()
     if not weight_t.is_contiguous():
         weight_t = weight_t.contiguous()
-    if count_non_finite(weight_t.numpy()):
+    if not all_finite(weight_t):
         raise ValueError("weight contains NaN or inf")
     return weight_t
 

@@ -21,6 +21,7 @@ import torch
 from .config import TrainConfig, config_from_dict, parse_init
 from .data import generate_yinyang, load_image_dataset, load_yinyang
 from .encoding import encode_images, encode_yinyang
+from .functional import all_finite
 from .losses import predict, spike_count_loss, ttfs_cross_entropy
 from .metrics import ActivityTotals, accumulate_activity
 from .network import SpikingNetwork
@@ -222,7 +223,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, overwrite: bool = 
             loss = compute_loss(config, out_times, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None):
+            if all(all_finite(p.grad) for p in net.parameters() if p.grad is not None):
                 optimizer.step()
             else:  # never let one bad batch poison the weights; counted in the metrics
                 skipped += 1
