@@ -285,9 +285,9 @@ class _Events:
     count: torch.Tensor
 
 
-def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
+def _infer(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFParameters,
            events: _Events | None = None, emit_t_max: float | None = None,
-           emit_into: _Events | None = None, out_into: torch.Tensor | None = None):
+           emit_into: _Events | None = None, keep_times: bool = True):
     """Inference (no autograd, no backward records) with a precomputed transposed weight, so
     that a network running many chunks of a batch transposes and checks each weight once.
     ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype.
@@ -295,26 +295,24 @@ def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
 
     A network passes layer to layer, besides the spike times, the event lists of the layer
     before: ``emit_t_max`` (the next layer's t_max) asks for them, ``events`` hands them to
-    the next layer, which then skips checking and merging its input (``times`` must be the
-    layer output they came from). Returns (spike times, saturated, events or None); events
-    are only emitted with one neuron block per sample, else None (the next layer merges).
+    the next layer, which then skips checking and merging its input (``times`` is then
+    not read and may be None). Events are only emitted with one neuron block per sample,
+    else None is returned for them (the next layer merges the spike times). With events
+    emitted and ``keep_times=False`` (a network that does not return this hidden layer's
+    output) the spike times tensor is not written at all and None is returned for it.
     ``emit_into``: event lists returned by an earlier call for the same layer, whose
-    buffers are reused, and ``out_into``, an earlier output of this layer that is no longer
-    needed, whose memory receives the spike times (a network's chunks would otherwise have
-    the allocator map and fault in tens of MB of fresh memory per MNIST chunk, which cost
-    more than the merge the event lists save).
+    buffers are reused (a network's chunks would otherwise have the allocator map and
+    fault in ~20 MB of fresh memory per MNIST chunk, more than the event lists save).
+    Returns (spike times or None, saturated, events or None).
     """
-    dtype = times.dtype
-    batch, n_out = times.shape[0], weight_t.shape[1]
-    k = params.max_spikes
-    if (out_into is not None and out_into.dtype == dtype and out_into.shape[0] >= batch
-            and out_into.shape[1:] == (n_out, k) and out_into.is_contiguous()):
-        out = out_into[:batch]
-    else:
-        out = torch.empty((batch, n_out, k), dtype=dtype)
-    saturated = torch.empty((batch, n_out), dtype=torch.bool)
+    dtype = weight_t.dtype
+    batch = times.shape[0] if events is None else events.count.shape[0]
+    n_out, k = weight_t.shape[1], params.max_spikes
     n_blocks = _n_blocks(batch, n_out)
     emit = emit_t_max is not None and n_blocks == 1
+    write_times = keep_times or not emit
+    out = torch.empty((batch, n_out, k) if write_times else (1, 1, k), dtype=dtype)
+    saturated = torch.empty((batch, n_out), dtype=torch.bool)
     if not emit:
         emitted = _Events(torch.empty((1, 1), dtype=dtype), torch.empty((1, 1), dtype=torch.int32),
                           torch.empty(1, dtype=torch.int64))
@@ -326,21 +324,21 @@ def _infer(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters,
         emitted = _Events(torch.empty((batch, n_out * k), dtype=dtype),
                           torch.empty((batch, n_out * k), dtype=torch.int32),
                           torch.empty(batch, dtype=torch.int64))
-    tail = (emit, _scalar(dtype, emit_t_max if emit else math.inf), emitted.times.numpy(),
+    tail = (write_times, out.numpy(), saturated.numpy(), emit,
+            _scalar(dtype, emit_t_max if emit else math.inf), emitted.times.numpy(),
             emitted.source.numpy(), emitted.count.numpy())
     constants = _kernel_constants(params, dtype)
     t_max, tau_s = _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s)
     if events is None:
         invalid = np.zeros(batch, dtype=np.int64)
         lif_infer(times.detach().contiguous().numpy(), t_max, tau_s, weight_t.numpy(),
-                  *constants, n_blocks, invalid, out.numpy(), saturated.numpy(), *tail)
+                  *constants, n_blocks, invalid, *tail)
         if invalid.any():
             check_spike_times(times, "times")  # raises with the precise message
     else:
         lif_infer_events(events.times.numpy(), events.source.numpy(), events.count.numpy(),
-                         t_max, tau_s, weight_t.numpy(), *constants, n_blocks, out.numpy(),
-                         saturated.numpy(), *tail)
-    return out, saturated, emitted if emit else None
+                         t_max, tau_s, weight_t.numpy(), *constants, n_blocks, *tail)
+    return (out if write_times else None), saturated, (emitted if emit else None)
 
 
 def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf):

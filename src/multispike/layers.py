@@ -74,23 +74,27 @@ class LIF(nn.Module):
         self.record_saturation(saturated)
         return out
 
-    def infer(self, times: torch.Tensor, weight_t: torch.Tensor, events=None,
-              emit_t_max: float | None = None, emit_into=None, out_into=None):
+    def infer(self, times: torch.Tensor | None, weight_t: torch.Tensor, events=None,
+              emit_t_max: float | None = None, emit_into=None, keep_times: bool = True):
         """Inference with ``weight_t = functional.transposed_weight(self.weight, times.dtype)``
         computed once by the caller for many chunks of a batch (no autograd).
 
         Returns the output spike times; with ``emit_t_max`` (the next layer's t_max) the
         pair (spike times, event lists for the next layer's ``events``, or None), which lets
-        a network skip re-merging each hidden layer's output (``SpikingNetwork``);
-        ``emit_into`` and ``out_into`` pass the event lists and output of the previous
-        chunk back for their memory (``functional._infer``)."""
-        self._check_in_features(times)
-        check_spike_times(times, "times", values=False)
-        if weight_t.shape != (self.in_features, self.out_features) or weight_t.dtype != times.dtype:
+        a network skip re-merging each hidden layer's output (``SpikingNetwork``). With
+        ``events``, ``times`` may be None; ``emit_into`` passes the previous chunk's event
+        lists back for their memory; ``keep_times=False`` skips writing the spike times
+        when event lists are emitted (None is returned for them); see ``functional._infer``.
+        """
+        if events is None:
+            self._check_in_features(times)
+            check_spike_times(times, "times", values=False)
+        if weight_t.shape != (self.in_features, self.out_features) or (
+                times is not None and weight_t.dtype != times.dtype):
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
         out, saturated, emitted = functional._infer(times, weight_t, self.params, events,
-                                                    emit_t_max, emit_into, out_into)
+                                                    emit_t_max, emit_into, keep_times)
         self.record_saturation(saturated)
         return out if emit_t_max is None else (out, emitted)
 

@@ -32,7 +32,8 @@ class SpikingNetwork(nn.Module):
     small enough to be reused instead of being mapped and zeroed afresh, which is ~15 %
     faster at batch 500 on MNIST. Each hidden layer also hands its spikes to the next one
     as time-ordered event lists, so that the next layer need not check, gather and sort
-    them again. Results and ``layer.saturated`` are the same as layer by layer.
+    them again, and unless ``all_layers`` it does not write the hidden spike times at all.
+    Results and ``layer.saturated`` are the same as layer by layer.
     """
 
     inference_chunk = 100
@@ -66,21 +67,17 @@ class SpikingNetwork(nn.Module):
         weights_t = [transposed_weight(layer.weight, times.dtype) for layer in self.layers]
         chunks, saturated = [], []
         next_t_max = [layer.t_max for layer in self.layers[1:]] + [None]
-        # buffers reused from chunk to chunk: event lists, and hidden outputs unless returned
-        emitted = [None] * len(self.layers)
-        hidden = [None] * len(self.layers)
+        emitted = [None] * len(self.layers)  # event-list buffers, reused from chunk to chunk
         for part in times.split(self.inference_chunk):
             outs = []
             events = None  # each hidden layer hands its spikes to the next as sorted events
             for i, (layer, weight_t, t_max) in enumerate(zip(self.layers, weights_t, next_t_max)):
                 if t_max is None:
                     part = layer.infer(part, weight_t, events)
-                else:
+                else:  # hidden spike times are only written when returned or needed
                     part, events = layer.infer(part, weight_t, events, emit_t_max=t_max,
-                                               emit_into=emitted[i], out_into=hidden[i])
+                                               emit_into=emitted[i], keep_times=all_layers)
                     emitted[i] = events if events is not None else emitted[i]
-                    if not all_layers and hidden[i] is None:
-                        hidden[i] = part
                 outs.append(part)
             chunks.append(outs if all_layers else outs[-1:])
             saturated.append([layer.saturated for layer in self.layers])

@@ -51,14 +51,15 @@ def log_shift(max_spikes):
 
 @njit(cache=True, inline="always")
 def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
-                    log_spikes, keep_records, out_times, count, i, saturated, log_slot,
-                    log_record, pos):
+                    log_spikes, keep_records, write_times, out_times, count, i, saturated,
+                    log_slot, log_record, time_log, pos):
     """Record the spike at z (root x) and every further one of neuron n in the window.
 
     ``count[i]`` is the neuron's number of spikes so far; log_slot / log_record are the
     sample's rows of the spike log. Returns the new B (lowered by the resets) and the new end
-    ``pos`` of the log (which only grows when ``log_spikes``; the (z', f2') records are
-    written only when ``keep_records`` is set too). A neuron whose slots are
+    ``pos`` of the log (which only grows when ``log_spikes``; with ``keep_records`` it
+    also gets the (z', f2') records, otherwise the spike times in ``time_log``). Spike times
+    go to out_times[b, n] only with ``write_times``. A neuron whose slots are
     full is marked saturated (the caller then stops testing it: its later spikes are dropped).
     """
     zero = bb * 0
@@ -68,12 +69,16 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
         if k == max_spikes:
             saturated[b, n] = True
             return bb, pos
-        out_times[b, n, k] = t_e + tau * np.log(z)
+        t = t_e + tau * np.log(z)
+        if write_times:
+            out_times[b, n, k] = t
         if log_spikes:
             log_slot[pos] = (n << log_shift(max_spikes)) | k
             if keep_records:
                 log_record[pos, 0] = z
                 log_record[pos, 1] = tau / max(x, grad_floor * bb)
+            else:
+                time_log[pos] = t
             pos += 1
         count[i] = k + 1
         bb = bb - reset_over_tau * z
@@ -92,17 +97,19 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
 @njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
                     weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
-                    log_spikes, keep_records, out_times, saturated, log_slot, log_record,
-                    window_start):
+                    log_spikes, keep_records, write_times, out_times, saturated, log_slot,
+                    log_record, time_log, window_start):
     """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
     event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``). With
     ``log_spikes`` the block's spike log goes to positions [n0 * K, n1 * K) of the
     sample's log rows (log_slot (out * K,), and with ``keep_records`` log_record
-    (out * K, 2)) and the window starts (relative to that segment) to the 1-d
-    ``window_start``. Returns the log's end."""
+    (out * K, 2), else the spike times to ``time_log``) and the window starts (relative to
+    that segment) to the 1-d ``window_start``. Without ``write_times`` out_times is not
+    touched (only its shape[2], the slots per neuron, is read). Returns the log's end."""
     zero = weight_t.dtype.type(0.0)
     one = weight_t.dtype.type(1.0)
-    out_times[b, n0:n1] = np.inf
+    if write_times:
+        out_times[b, n0:n1] = np.inf
     saturated[b, n0:n1] = False
     width = n1 - n0
     count = np.zeros(width, dtype=np.int32)  # spikes so far per neuron
@@ -167,8 +174,8 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
             z = max(z, one)
             b_sum[i], pos = _fire_in_window(
                 b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                grad_floor, log_spikes, keep_records, out_times, count, i, saturated,
-                log_slot, log_record, pos)
+                grad_floor, log_spikes, keep_records, write_times, out_times, count, i,
+                saturated, log_slot, log_record, time_log, pos)
             if saturated[b, n0 + i]:
                 full[i] = one
     if log_spikes:
@@ -210,42 +217,45 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
             continue
         _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
                         decay[b], z_end[b], weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-                        z_tolerance, grad_floor, keep_records, keep_records, out_times,
+                        z_tolerance, grad_floor, keep_records, keep_records, True, out_times,
                         saturated, log_slot[b] if keep_records else log_slot[0],
-                        log_record[b] if keep_records else log_record[0], starts)
+                        log_record[b] if keep_records else log_record[0],
+                        out_times[0, 0], starts)
 
 
 @njit(cache=True, inline="always")
 def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, c,
-                 inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
-                 saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
+                 inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, write_times,
+                 out_times, saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
     """:func:`_simulate_block` without backward records. With ``emit`` (one block per
     sample) it also writes the sample's output spikes earlier than ``emit_t_max`` as a
     time-ordered event list (times and source neurons; ties in neuron order, which is the
     slot order :func:`~multispike.kernels.events.merge_sample` leaves them in, as one
     neuron never spikes twice at the same time) for the next layer: the
     spike log lists them window by window, so that they need no gathering, only the sort
-    of :func:`~multispike.kernels.events.merge_sample`."""
+    of :func:`~multispike.kernels.events.merge_sample`. Without ``write_times`` (only with
+    ``emit``: a network that does not return this hidden layer's output) the spike times
+    are only logged for the event list, and out_times is not touched."""
     no_record = np.empty((1, 2), dtype=weight_t.dtype)
     if not emit:
         _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
                         weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                        grad_floor, False, False, out_times, saturated, emit_source[0],
-                        no_record, emit_source[0])
+                        grad_floor, False, False, True, out_times, saturated, emit_source[0],
+                        no_record, emit_times[0], emit_source[0])
         return
     shift = log_shift(out_times.shape[2])
-    mask = (1 << shift) - 1
     log = emit_source[b]  # the spike log, then (sorted) the emitted source neurons
+    time_log = emit_times[b]  # the logged spike times, then (sorted) the emitted times
     starts = np.empty(n + 1, dtype=np.int32)
     end = _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
                           weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                          grad_floor, True, False, out_times, saturated, log, no_record,
-                          starts)
-    keys = np.empty(end, dtype=out_times.dtype)
+                          grad_floor, True, False, write_times, out_times, saturated, log,
+                          no_record, time_log, starts)
+    keys = np.empty(end, dtype=time_log.dtype)
     sources = np.empty(end, dtype=np.int32)
     m = 0
     for r in range(end):
-        t = out_times[b, log[r] >> shift, log[r] & mask]
+        t = time_log[r]
         keys[m] = t
         sources[m] = log[r] >> shift
         m += t < emit_t_max
@@ -264,8 +274,8 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
 
 @njit(parallel=True, cache=True)
 def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-              z_tolerance, grad_floor, n_blocks, invalid, out_times, saturated, emit,
-              emit_t_max, emit_times, emit_source, emit_count):
+              z_tolerance, grad_floor, n_blocks, invalid, write_times, out_times, saturated,
+              emit, emit_t_max, emit_times, emit_source, emit_count):
     """Inference in one parallel pass: each (sample, block of neurons) task counts and
     merges its sample's input spikes ``times`` (batch, in_features, slots) into task-local
     event rows (``kernels/events.py``), then simulates like :func:`lif_forward` without
@@ -274,6 +284,7 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
     With ``emit`` (only with one block per sample) the output spikes are also written as
     each sample's event list for the next layer (:func:`_infer_block`): emit_times and
     emit_source (batch, out * K; int32), emit_count (batch,); otherwise placeholders.
+    Without ``write_times`` (only with ``emit``) out_times is a (1, 1, K) placeholder.
     """
     batch = times.shape[0]
     n_out = weight_t.shape[1]
@@ -288,7 +299,8 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
         if task % n_blocks == 0:
             invalid[b] = bad
         if bad:
-            out_times[b, n0:n1] = np.inf
+            if write_times:
+                out_times[b, n0:n1] = np.inf
             saturated[b, n0:n1] = False
             if emit:
                 emit_count[b] = 0
@@ -302,14 +314,15 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
         merge_sample(times[b], n, ordered, t_max, tau_s, tau, event_times, event_slot,
                      event_source, decay_s, decay, z_end)
         _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t,
-                     c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
-                     saturated, emit, emit_t_max, emit_times, emit_source, emit_count)
+                     c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
+                     write_times, out_times, saturated, emit, emit_t_max, emit_times,
+                     emit_source, emit_count)
 
 
 @njit(parallel=True, cache=True)
 def lif_infer_events(event_times, event_source, n_events, t_max, tau_s, weight_t, c, inv_2c,
-                     four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks, out_times,
-                     saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
+                     four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks, write_times,
+                     out_times, saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
     """:func:`lif_infer` for a layer fed by the previous layer's emitted event lists
     (event_times, event_source (batch, S), n_events (batch,); sorted spikes earlier than this
     layer's t_max), which need no counting, checking or merging: only the window factors
@@ -330,5 +343,5 @@ def lif_infer_events(event_times, event_source, n_events, t_max, tau_s, weight_t
         z_end = np.empty(n, dtype=times.dtype)
         window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end)
         _infer_block(b, n0, n1, times, event_source[b], n, decay_s, decay, z_end, weight_t, c,
-                     inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, out_times,
-                     saturated, emit, emit_t_max, emit_times, emit_source, emit_count)
+                     inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, write_times,
+                     out_times, saturated, emit, emit_t_max, emit_times, emit_source, emit_count)
