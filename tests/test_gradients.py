@@ -153,3 +153,33 @@ def test_weight_gradient_in_either_memory_layout(monkeypatch, n_chunks):
         grads.append(w.grad)
     assert grads[0].abs().sum() > 0
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+
+
+def test_all_saturated_layer_skips_its_remaining_events():
+    """Once every neuron of a sample has saturated (TTFS: fired, and would fire again), the
+    forward pass skips the sample's remaining input events. Adding one silent neuron (zero
+    weights: it never saturates, so nothing is skipped) must change nothing for the others,
+    neither spike times nor gradients."""
+    x = _inputs(11, batch=3, n_in=6, slots=2)
+    w = _weights(12, 5, 6, 1.0, 3.0)
+    kw = dict(tau_s=0.2, threshold=0.3, max_spikes=1)
+    from multispike.functional import lif_with_saturation
+    out, saturated = lif_with_saturation(x.detach(), w.detach(), **kw)
+    assert saturated.all()
+    last_input = torch.where(torch.isfinite(x), x, torch.zeros_like(x)).flatten(1).max(1).values
+    assert (out.flatten(1).max(1).values < last_input).all(), "events must remain after saturation"
+
+    def run(weight):
+        x.grad = None
+        weight = weight.detach().requires_grad_(True)
+        o = lif(x, weight, **kw)
+        (_finite_or_zero(o)[:, :5] * torch.arange(1.0, 6.0, dtype=o.dtype).view(1, 5, 1)).sum().backward()
+        return o.detach()[:, :5], x.grad.clone(), weight.grad[:5]
+
+    skipped = run(w)
+    with_silent = run(torch.cat([w.detach(), torch.zeros(1, 6, dtype=w.dtype)]))
+    assert torch.equal(skipped[0], with_silent[0])
+    for a, b in zip(skipped[1:], with_silent[1:]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x, w: _finite_or_zero(lif(x, w, **kw)), (x, w),
+                                    eps=1e-7, atol=1e-5, rtol=1e-4)

@@ -119,11 +119,14 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
     candidate_words = candidate.view(np.uint64)
     flagged = np.empty(candidate.shape[0], dtype=np.int32)  # indices of the flagged neurons
     full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
+    n_full = 0
     seg = n0 * out_times.shape[2]  # this block's segment of the spike log
     pos = seg
     for e in range(n_events):
         if log_spikes:
             window_start[e] = pos - seg
+        if n_full == width:
+            continue  # every neuron saturated (TTFS: all have fired and would fire again)
         row = weight_t[event_source[e], n0:n1]
         ds = decay_s[e]
         d = decay[e]
@@ -178,6 +181,7 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
                 saturated, log_slot, log_record, time_log, pos)
             if saturated[b, n0 + i]:
                 full[i] = one
+                n_full += 1
     if log_spikes:
         window_start[n_events] = pos - seg
     return pos
