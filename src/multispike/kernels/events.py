@@ -57,7 +57,7 @@ def count_events(times, t_max, n_events, ordered):
 
 
 @njit(cache=True)
-def _sort_events(keys, slots, n, sorted_keys, sorted_slots, counts):
+def sort_events(keys, slots, n, sorted_keys, sorted_slots, counts):
     """Stable sort of keys[:n] (ties keep their order) into sorted_keys / sorted_slots.
 
     Bucket sort: n buckets of equal width between the smallest and the largest key, filled
@@ -142,7 +142,7 @@ def merge_sample(times, n, ordered, t_max, tau_s, tau, event_times, event_slot, 
                 j += 1
             elif ordered:
                 break  # ascending slots: the rest of this neuron is >= t_max too
-    _sort_events(keys, slots, n, event_times, event_slot, counts)
+    sort_events(keys, slots, n, event_times, event_slot, counts)
     if n_slots == 1:  # one slot per input neuron (encoded data): no division
         event_source[:n] = event_slot[:n]
     else:

@@ -23,9 +23,9 @@ needs: the record (z'_k, f2'_k = tau / x'_k), relative to the reference time of 
 it fired in (the backward pass derives f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k), and which
 window that was. The records form a spike log, appended in firing order: window by window,
 and within a window neuron by neuron, each neuron's spikes in time order. Each entry is the
-neuron and slot packed as (n << shift) | k (``log_shift``) and the record; ``window_start[e]`` is where window e's spikes begin, so
-the backward pass walks the log from its end and meets each window's spikes, and each
-neuron's spikes, from last to first. Appending keeps the log's writes sequential (recording
+neuron and slot packed as (n << shift) | k (``log_shift``) and the record;
+``window_start[e]`` is where window e's spikes begin, so the backward pass walks the log
+from its end and meets each window's spikes, and each neuron's spikes, from last to first. Appending keeps the log's writes sequential (recording
 into the (neuron, slot) layout instead scattered them over cold cache lines).
 
 Near a grazing crossing (x -> 0, the membrane just touches the threshold) the exact
@@ -36,7 +36,7 @@ infinite derivative would turn the whole gradient into NaN.
 import numpy as np
 from numba import njit, prange
 
-from .events import _sort_events, count_sample, merge_sample, window_factors
+from .events import count_sample, merge_sample, sort_events, window_factors
 
 
 @njit(cache=True, inline="always")
@@ -264,7 +264,7 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
         sources[m] = log[r] >> shift
         m += t < emit_t_max
     times = emit_times[b]
-    _sort_events(keys, sources, m, times, log, np.empty(m + 1, dtype=np.int64))
+    sort_events(keys, sources, m, times, log, np.empty(m + 1, dtype=np.int64))
     for r in range(1, m):  # equal times in neuron (= slot) order, as merge_sample leaves them
         t = times[r]
         source = log[r]
