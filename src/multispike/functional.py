@@ -249,11 +249,12 @@ class _LIFFunction(torch.autograd.Function):
                                 grad_times.view(batch, n_in * slots).numpy())
         grad_weight = None
         if ctx.needs_input_grad[1]:  # the sum of the chunks' partial gradients, laid out
-            if ctx.weight_stored_transposed:  # in memory like the weight
-                grad_weight = grad_weight_t[0] if n_chunks == 1 else torch.empty((n_in, n_out), dtype=dtype)
-                if n_chunks > 1:
-                    sum_partials(grad_weight_t.numpy(), grad_weight.numpy())
-                grad_weight = grad_weight.t()
+            if ctx.weight_stored_transposed and n_chunks == 1:  # in memory like the weight
+                grad_weight = grad_weight_t[0].t()
+            elif ctx.weight_stored_transposed:
+                total = torch.empty((n_in, n_out), dtype=dtype)
+                sum_partials(grad_weight_t.numpy(), total.numpy())
+                grad_weight = total.t()
             else:
                 grad_weight = torch.empty((n_out, n_in), dtype=dtype)
                 sum_transpose(grad_weight_t.numpy(), grad_weight.numpy())

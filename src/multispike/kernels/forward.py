@@ -50,6 +50,17 @@ def log_shift(max_spikes):
 
 
 @njit(cache=True, inline="always")
+def _task_block(task, n_blocks, n_out):
+    """(sample b, block index j, neurons n0..n1-1) of parallel task ``task`` when each
+    sample's n_out neurons are split into n_blocks blocks; n0 >= n1 for an empty block."""
+    block = (n_out + n_blocks - 1) // n_blocks
+    b = task // n_blocks
+    j = task % n_blocks
+    n0 = j * block
+    return b, j, n0, min(n_out, n0 + block)
+
+
+@njit(cache=True, inline="always")
 def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
                     log_spikes, keep_records, write_times, out_times, count, i, saturated,
                     log_slot, log_record, time_log, pos):
@@ -206,14 +217,8 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
     that rounding placed a hair before the window start count at the window start instead
     of being lost between two windows.
     """
-    batch = event_times.shape[0]
-    n_out = weight_t.shape[1]
-    block = (n_out + n_blocks - 1) // n_blocks
-    for task in prange(batch * n_blocks):
-        b = task // n_blocks
-        j = task % n_blocks
-        n0 = j * block
-        n1 = min(n_out, n0 + block)
+    for task in prange(event_times.shape[0] * n_blocks):
+        b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
         starts = window_start[b, j] if keep_records else window_start[0, 0]
         if n0 >= n1:
             if keep_records:
@@ -290,17 +295,12 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
     emit_source (batch, out * K; int32), emit_count (batch,); otherwise placeholders.
     Without ``write_times`` (only with ``emit``) out_times is a (1, 1, K) placeholder.
     """
-    batch = times.shape[0]
-    n_out = weight_t.shape[1]
-    block = (n_out + n_blocks - 1) // n_blocks
-    for task in prange(batch * n_blocks):
-        b = task // n_blocks
-        n0 = (task % n_blocks) * block
-        n1 = min(n_out, n0 + block)
+    for task in prange(times.shape[0] * n_blocks):
+        b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
         if n0 >= n1:
             continue
         n, ordered, bad = count_sample(times[b], t_max)
-        if task % n_blocks == 0:
+        if j == 0:
             invalid[b] = bad
         if bad:
             if write_times:
@@ -331,13 +331,8 @@ def lif_infer_events(event_times, event_source, n_events, t_max, tau_s, weight_t
     (event_times, event_source (batch, S), n_events (batch,); sorted spikes earlier than this
     layer's t_max), which need no counting, checking or merging: only the window factors
     are computed."""
-    batch = event_times.shape[0]
-    n_out = weight_t.shape[1]
-    block = (n_out + n_blocks - 1) // n_blocks
-    for task in prange(batch * n_blocks):
-        b = task // n_blocks
-        n0 = (task % n_blocks) * block
-        n1 = min(n_out, n0 + block)
+    for task in prange(event_times.shape[0] * n_blocks):
+        b, _, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
         if n0 >= n1:
             continue
         n = n_events[b]
