@@ -9,7 +9,8 @@ and N inference batches after a warm-up whose time (numba compilation or cache l
 reported separately, in several rounds, and prints the median round's samples/s (with the
 range over rounds), per-layer forward and backward time and the peak resident memory. When snnTorch is installed it also times the same 784-800-10 network as a
 clock-driven snnTorch model (Synaptic neurons with matching tau_s and tau = 2 tau_s, 1 ms
-steps over 200 ms, spike-count loss, Adam) and prints the throughput ratio.
+steps over 200 ms, spike-count loss, Adam) and prints the throughput ratio. Last it prints
+each target of issue 4 (``TARGETS``) with the measured figure and whether it is met.
 """
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ import torch
 
 from multispike.presets import get_preset
 from multispike.train import build_network, build_optimizer, compute_loss, load_data
+
+
+# Issue 4's targets on the 2-core development machine (784-800-10 MNIST presets).
+TARGETS = {
+    "train_rate": 3000.0,      # mnist-multispike training samples/s (batch 50)
+    "epoch_s": 20.0,           # a 60 000-sample training epoch, seconds
+    "infer_rate": 15000.0,     # mnist-multispike inference samples/s (batch >= 100)
+    "memory_mb": 2048.0,       # peak resident memory of the process
+    "reference_ratio": 20.0,   # training throughput over the clock-driven snnTorch model
+}
 
 
 def peak_memory_mb() -> float:
@@ -109,7 +120,7 @@ def bench_preset(name, data_dir, n_batches, infer_batch, rounds):
         print(f"  layer {k + 1}: forward {1000 * fwd[k] / n_timed:6.2f} ms/batch, "
               f"backward {1000 * bwd[k] / n_timed:6.2f} ms/batch")
     print(f"  peak memory so far: {peak_memory_mb():.0f} MB")
-    return train_rate
+    return {"train": train_rate, "infer": infer_rate}
 
 
 def bench_snntorch(data_dir, n_batches, tau_s=0.13, dt=0.001, t_end=0.2):
@@ -198,14 +209,59 @@ def main():
     print(f"threads: numba {numba.get_num_threads()}, torch {torch.get_num_threads()}")
     rates = {name: bench_preset(name, args.data_dir, args.batches, args.infer_batch, args.rounds)
              for name in args.presets.split(",")}
+    ref = None
     if args.snntorch_batches:
         torch.set_num_threads(all_threads)  # the clock-driven reference is all torch
         print(f"snnTorch reference threads: torch {torch.get_num_threads()}")
         ref = bench_snntorch(args.data_dir, args.snntorch_batches)
         if ref:
             for name, rate in rates.items():
-                print(f"{name}: {rate / ref:.0f}x the clock-driven training throughput")
+                print(f"{name}: {rate['train'] / ref:.0f}x the clock-driven training throughput")
     print(f"peak memory: {peak_memory_mb():.0f} MB")
+    report_targets(rates, ref, peak_memory_mb(), args.infer_batch)
+
+
+def target_lines(rates, reference_rate, memory_mb, infer_batch):
+    """(target, measured, met) for each target of issue 4 that this run measured; met is
+    None where the run could not decide it (a preset or the reference not run)."""
+    multi = rates.get("mnist-multispike")
+    ttfs = rates.get("mnist-ttfs")
+    lines = []
+    if multi:
+        lines.append((f"mnist-multispike training >= {TARGETS['train_rate']:.0f} samples/s",
+                      f"{multi['train']:.0f}", multi["train"] >= TARGETS["train_rate"]))
+        epoch = 60000 / multi["train"]
+        lines.append((f"60 000-sample epoch <= {TARGETS['epoch_s']:.0f} s", f"{epoch:.1f} s",
+                      epoch <= TARGETS["epoch_s"]))
+        ok = multi["infer"] >= TARGETS["infer_rate"] if infer_batch >= 100 else None
+        lines.append((f"mnist-multispike inference >= {TARGETS['infer_rate']:.0f} samples/s "
+                      f"(batch >= 100)", f"{multi['infer']:.0f} (batch {infer_batch})", ok))
+    if multi and ttfs:
+        for key, what in (("train", "training"), ("infer", "inference")):
+            lines.append((f"mnist-ttfs {what} at least as fast per sample as mnist-multispike",
+                          f"{ttfs[key]:.0f} vs {multi[key]:.0f}", ttfs[key] >= multi[key]))
+    lines.append((f"peak memory < {TARGETS['memory_mb']:.0f} MB", f"{memory_mb:.0f} MB",
+                  memory_mb < TARGETS["memory_mb"]))
+    for name, rate in rates.items():
+        if reference_rate:
+            ratio = rate["train"] / reference_rate
+            lines.append((f"{name} >= {TARGETS['reference_ratio']:.0f}x the clock-driven "
+                          f"reference", f"{ratio:.0f}x", ratio >= TARGETS["reference_ratio"]))
+        else:
+            lines.append((f"{name} >= {TARGETS['reference_ratio']:.0f}x the clock-driven "
+                          f"reference", "not measured", None))
+    return lines
+
+
+def report_targets(rates, reference_rate, memory_mb, infer_batch):
+    print("targets (issue 4):")
+    lines = target_lines(rates, reference_rate, memory_mb, infer_batch)
+    for target, measured, met in lines:
+        verdict = "not decided" if met is None else ("MET" if met else "MISSED")
+        print(f"  {verdict:11s} {target}: {measured}")
+    decided = [met for _, _, met in lines if met is not None]
+    print(f"  {sum(decided)} of {len(decided)} decided targets met"
+          + ("" if len(decided) == len(lines) else f", {len(lines) - len(decided)} not decided"))
 
 
 if __name__ == "__main__":
