@@ -1,0 +1,52 @@
+"""The benchmark's verdict on issue 4's targets (benchmarks/bench_training.py)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_training", _PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _verdicts(bench, rates, reference=200.0, memory=1300.0, infer_batch=500):
+    return {target: met for target, _, met in bench.target_lines(rates, reference, memory,
+                                                                   infer_batch)}
+
+
+def test_all_targets_met(bench):
+    rates = {"mnist-multispike": {"train": 8000.0, "infer": 30000.0},
+             "mnist-ttfs": {"train": 10000.0, "infer": 35000.0}}
+    verdicts = _verdicts(bench, rates)
+    assert len(verdicts) == 8 and all(verdicts.values())
+
+
+def test_each_missed_target_is_reported(bench):
+    rates = {"mnist-multispike": {"train": 2900.0, "infer": 14000.0},
+             "mnist-ttfs": {"train": 10000.0, "infer": 13000.0}}
+    verdicts = _verdicts(bench, rates, reference=200.0, memory=2100.0)
+    missed = sorted(t for t, met in verdicts.items() if met is False)
+    assert missed == sorted([
+        "mnist-multispike training >= 3000 samples/s",
+        "60 000-sample epoch <= 20 s",   # 60 000 / 2900 = 20.7 s
+        "mnist-multispike inference >= 15000 samples/s (batch >= 100)",
+        "mnist-ttfs inference at least as fast per sample as mnist-multispike",
+        "peak memory < 2048 MB",
+        "mnist-multispike >= 20x the clock-driven reference",   # 14.5x
+    ])
+    assert verdicts["mnist-ttfs >= 20x the clock-driven reference"] is True   # 50x
+
+
+def test_unmeasured_targets_are_not_decided(bench):
+    rates = {"mnist-multispike": {"train": 8000.0, "infer": 30000.0}}
+    verdicts = _verdicts(bench, rates, reference=None, infer_batch=50)
+    assert verdicts["mnist-multispike inference >= 15000 samples/s (batch >= 100)"] is None
+    assert verdicts["mnist-multispike >= 20x the clock-driven reference"] is None
+    assert not any("mnist-ttfs" in target for target in verdicts)  # preset not run
+    assert verdicts["mnist-multispike training >= 3000 samples/s"] is True
