@@ -162,15 +162,14 @@ def bench_snntorch(data_dir, n_batches, threads):
             if out.returncode:
                 raise RuntimeError(f"the snnTorch reference failed:\n{out.stderr}")
             rates[n] = float(out.stdout.split()[-1])
-    best = max(rates, key=rates.get)
+    best = max(rates.values())
     policy = USER_OMP_WAIT_POLICY or "unset (OpenMP default)"
-    print(f"snnTorch clock-driven reference (Synaptic, dt = 1 ms, 200 steps, batch 50; own "
-          f"process, OMP_WAIT_POLICY {policy}): "
-          + ", ".join(f"{rate:.0f} samples/s on {n} thread{'s' if n > 1 else ''}"
+    timed = ", ".join(f"{rate:.0f} samples/s on {n} thread{'s' if n > 1 else ''}"
                       for n, rate in rates.items())
-          + f"; the faster, {rates[best]:.0f} samples/s ({best} thread{'s' if best > 1 else ''},"
-            f" 60000-sample epoch {60000 / rates[best]:.0f} s), is the reference")
-    return rates[best]
+    print(f"snnTorch clock-driven reference (Synaptic, dt = 1 ms, 200 steps, batch 50; own "
+          f"process, OMP_WAIT_POLICY {policy}): {timed}; reference {best:.0f} samples/s "
+          f"(the faster; 60000-sample epoch {60000 / best:.0f} s)")
+    return best
 
 
 def main():
@@ -222,20 +221,24 @@ def target_lines(rates, reference_rate, memory_mb, infer_batch):
         ok = multi["infer"] >= TARGETS["infer_rate"] if infer_batch >= 100 else None
         lines.append((f"mnist-multispike inference >= {TARGETS['infer_rate']:.0f} samples/s "
                       f"(batch >= 100)", f"{multi['infer']:.0f} (batch {infer_batch})", ok))
-    if multi and ttfs:
-        for key, what in (("train", "training"), ("infer", "inference")):
-            lines.append((f"mnist-ttfs {what} at least as fast per sample as mnist-multispike",
-                          f"{ttfs[key]:.0f} vs {multi[key]:.0f}", ttfs[key] >= multi[key]))
+    else:
+        lines.append(("mnist-multispike training, epoch and inference targets",
+                      "preset not run", None))
+    for key, what in (("train", "training"), ("infer", "inference")):
+        target = f"mnist-ttfs {what} at least as fast per sample as mnist-multispike"
+        if multi and ttfs:
+            lines.append((target, f"{ttfs[key]:.0f} vs {multi[key]:.0f}", ttfs[key] >= multi[key]))
+        else:
+            lines.append((target, "needs both presets", None))
     lines.append((f"peak memory < {TARGETS['memory_mb']:.0f} MB", f"{memory_mb:.0f} MB",
                   memory_mb < TARGETS["memory_mb"]))
     for name, rate in rates.items():
+        target = f"{name} >= {TARGETS['reference_ratio']:.0f}x the clock-driven reference"
         if reference_rate:
             ratio = rate["train"] / reference_rate
-            lines.append((f"{name} >= {TARGETS['reference_ratio']:.0f}x the clock-driven "
-                          f"reference", f"{ratio:.0f}x", ratio >= TARGETS["reference_ratio"]))
+            lines.append((target, f"{ratio:.0f}x", ratio >= TARGETS["reference_ratio"]))
         else:
-            lines.append((f"{name} >= {TARGETS['reference_ratio']:.0f}x the clock-driven "
-                          f"reference", "not measured", None))
+            lines.append((target, "not measured", None))
     return lines
 
 
