@@ -93,15 +93,21 @@ def lif_backward(grad_out, log_slot, log_record, window_start,
                 grow = gw[m]
                 ds = decay_s[b, e]
                 d = decay[b, e]
-                if need_input_grad:
+                if need_input_grad:  # one pass over the neurons for both gradients
                     g = grad_out.dtype.type(0.0)
                     for n in range(n_out):
-                        g += row[n] * (s1[n] * inv_tau_s - s2[n] * inv_tau)
+                        a1 = s1[n]
+                        a2 = s2[n]
+                        g += row[n] * (a1 * inv_tau_s - a2 * inv_tau)
+                        grow[n] += a1 - a2
+                        s1[n] = a1 * ds
+                        s2[n] = a2 * d
                     grad_events[b, e] = g
-                for n in range(n_out):
-                    grow[n] += s1[n] - s2[n]
-                    s1[n] *= ds
-                    s2[n] *= d
+                else:
+                    for n in range(n_out):
+                        grow[n] += s1[n] - s2[n]
+                        s1[n] *= ds
+                        s2[n] *= d
 
 
 @njit(parallel=True, cache=True)
