@@ -202,13 +202,14 @@ def main():
         if ref:
             for name, rate in rates.items():
                 print(f"{name}: {rate['train'] / ref:.0f}x the clock-driven training throughput")
-    print(f"peak memory: {peak_memory_mb():.0f} MB")
-    report_targets(rates, ref, peak_memory_mb(), args.infer_batch)
+    memory = peak_memory_mb()
+    print(f"peak memory: {memory:.0f} MB")
+    report_targets(rates, ref, memory, args.infer_batch)
 
 
 def target_lines(rates, reference_rate, memory_mb, infer_batch):
-    """(target, measured, met) for each target of issue 4 that this run measured; met is
-    None where the run could not decide it (a preset or the reference not run)."""
+    """(target, measured, met) for each target of issue 4; met is None where this run could
+    not decide it (a preset or the reference not run, an inference batch below 100)."""
     multi = rates.get("mnist-multispike")
     ttfs = rates.get("mnist-ttfs")
     lines = []
