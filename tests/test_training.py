@@ -12,9 +12,10 @@ import math
 import pytest
 import torch
 
-import multispike.train as train_module
+import multispike.checkpoint as checkpoint_module
 from multispike.presets import get_preset
-from multispike.train import evaluate, load_checkpoint, load_data, load_trained, save_checkpoint, train
+from multispike.train import (evaluate, load_checkpoint, load_data, load_trained, resolve_config,
+                              save_checkpoint, train)
 
 LAYER_KEYS = ("spikes_per_sample", "synops_per_sample", "silent_fraction", "saturated_fraction")
 TIME_KEYS = ("train_time_s", "eval_time_s")
@@ -93,10 +94,16 @@ def test_yinyang_history_fields(yinyang_run):
     assert result["epochs"] == len(history) == 4
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
     assert result["final_test_accuracy"] == history[-1]["test_accuracy"]
-    assert result["best_test_accuracy"] == max(r["test_accuracy"] for r in history)
+    # the selected epoch is the first with the best validation accuracy, never chosen on test
+    vals = [r["val_accuracy"] for r in history]
+    assert result["selected_epoch"] == vals.index(max(vals)) + 1
+    chosen = history[result["selected_epoch"] - 1]
+    assert result["selected_val_accuracy"] == chosen["val_accuracy"]
+    assert result["selected_test_accuracy"] == chosen["test_accuracy"]
     for r in history:
         assert math.isfinite(r["loss"]) and r["loss"] >= 0
         assert 0 <= r["train_accuracy"] <= 1 and 0 <= r["test_accuracy"] <= 1
+        assert 0 <= r["val_accuracy"] <= 1
         assert r["train_time_s"] > 0 and r["eval_time_s"] > 0
         assert r["skipped_steps"] == 0
         for key in LAYER_KEYS:
@@ -122,19 +129,23 @@ def test_yinyang_run_folder(yinyang_run):
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4
     assert [json.loads(line) for line in lines] == result["history"]
-    assert json.loads((out / "config.json").read_text()) == dataclasses.asdict(config)
+    stored = json.loads((out / "config.json").read_text())
+    assert stored == dataclasses.asdict(resolve_config(config))
+    assert stored["val_size"] == 1000  # made explicit: the generated validation split
     last = load_checkpoint(out / "last.pt")
     assert last["epoch"] == 4 and last["history"] == result["history"]
+    assert last["selected_epoch"] == result["selected_epoch"]
     best = load_checkpoint(out / "best.pt")
-    assert best["best_test_accuracy"] == result["best_test_accuracy"]
-    assert best["history"][-1]["test_accuracy"] == result["best_test_accuracy"]
+    assert best["epoch"] == best["selected_epoch"] == result["selected_epoch"]
+    assert best["history"][-1]["val_accuracy"] == result["selected_val_accuracy"]
+    assert best["history"][-1]["test_accuracy"] == result["selected_test_accuracy"]
 
 
 def test_evaluate_checkpoint_reproduces_recorded_accuracy(yinyang_run):
     config, out, result = yinyang_run
     for name in ("best.pt", "last.pt"):
         net, loaded = load_trained(out / name)
-        assert loaded == config
+        assert loaded == resolve_config(config)
         data = load_data(loaded)
         assert len(data.y_test) == YY["test_size"]
         metrics = evaluate(net, data.x_test, data.y_test, loaded.prediction_rule, loaded.eval_batch_size)
@@ -143,7 +154,9 @@ def test_evaluate_checkpoint_reproduces_recorded_accuracy(yinyang_run):
         assert metrics["spikes_per_sample"] == pytest.approx(recorded["spikes_per_sample"], rel=1e-12)
     net, _ = load_trained(out / "best.pt")
     metrics = evaluate(net, data.x_test, data.y_test, config.prediction_rule)
-    assert metrics["accuracy"] == result["best_test_accuracy"]
+    assert metrics["accuracy"] == result["selected_test_accuracy"]
+    metrics = evaluate(net, data.x_val, data.y_val, config.prediction_rule)
+    assert metrics["accuracy"] == result["selected_val_accuracy"]
 
 
 def test_yinyang_default_seed_learns(tmp_path):
@@ -274,7 +287,7 @@ def test_crash_while_saving_keeps_previous_checkpoint(two_epoch_run, monkeypatch
         f.write(b"half a checkpoint")
         raise Killed
 
-    monkeypatch.setattr(train_module.torch, "save", crash)
+    monkeypatch.setattr(checkpoint_module.torch, "save", crash)
     with pytest.raises(Killed):
         save_checkpoint(last, {"format": "x"})
     assert last.read_bytes() == before

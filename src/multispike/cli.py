@@ -9,7 +9,9 @@ import os
 import sys
 import typing
 
+from .checkpoint import CheckpointWriteError
 from .config import HELP, TrainConfig
+from .train import TrainingInterrupted
 
 __all__ = ["main", "build_parser"]
 
@@ -20,27 +22,49 @@ def _none_or(parse):
     return optional_value
 
 
-def _list_of(parse):
-    def comma_separated_list(text):
-        return [parse(item) for item in text.split(",") if item.strip()]
-    return comma_separated_list
+def _number(parse, what):
+    def number(text):
+        try:
+            return parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    return number
 
 
-def _float(text):
+def _float_value(text):
     return math.inf if text.lower() in ("inf", "infinity") else float(text)
+
+
+_float = _number(_float_value, "a number")
+_int = _number(int, "an integer")
+
+
+def _list_of(parse, allow_none=False):
+    def comma_separated_list(text):
+        if allow_none and text.strip().lower() == "none":
+            return []
+        items = [item for item in text.split(",") if item.strip()]
+        if not items:
+            hint = " ('none' for no hidden layer)" if allow_none else ""
+            raise argparse.ArgumentTypeError(f"expected comma-separated values, got an empty "
+                                             f"value{hint}")
+        return [parse(item) for item in items]
+    return comma_separated_list
 
 
 def _field_parser(f: dataclasses.Field):
     hint = str(f.type)
-    if f.name in ("hidden", "max_spikes"):
-        return _list_of(int)
+    if f.name == "hidden":
+        return _list_of(_int, allow_none=True)
+    if f.name == "max_spikes":
+        return _list_of(_int)
     if f.name in ("thresholds",):
         return _list_of(_float)
     if f.name == "resets":
         return _none_or(_list_of(_float))
     if f.name == "init":
         return _list_of(str)
-    base = {"int": int, "float": _float, "str": str}
+    base = {"int": _int, "float": _float, "str": str}
     for name, parse in base.items():
         if hint == name:
             return parse
@@ -71,18 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network and report its test accuracy",
                        description="Train a preset (default: Yin-Yang multi-spike on generated "
                                    "data) and write metrics and checkpoints into --out.")
-    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+    p.add_argument("--preset", default=None, choices=list(PRESETS),
                    help=f"starting configuration (default {DEFAULT_PRESET}); see `multispike presets`")
     p.add_argument("--out", default=None, help="run folder (default runs/<preset>-seed<seed>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from last.pt exactly as it was started (its "
+                        "stored settings; only --epochs may extend it)")
     p.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all; torch's small ops use one)")
     _add_config_options(p)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on its test set")
-    p.add_argument("checkpoint", help="a best.pt or last.pt file")
+    p.add_argument("checkpoint", help="a best.pt or last.pt file, or a run folder (its best.pt, "
+                                      "else its last.pt)")
     p.add_argument("--data-dir", default=None, help="data folder (default: the one stored in the checkpoint)")
+    p.add_argument("--split", default="test", choices=("test", "validation"),
+                   help="the split to evaluate on (default test)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     sub.add_parser("presets", help="list the presets and their settings")
@@ -90,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download and verify an image data set")
     p.add_argument("dataset", help="mnist, fashion-mnist or emnist-balanced")
     p.add_argument("--data-dir", default=None, help="root folder (default $MULTISPIKE_DATA or ~/.cache/multispike)")
+    p.add_argument("--force", action="store_true",
+                   help="download every file again, even those present with good checksums")
 
     from .study.cli import add_study_parser
     add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
@@ -110,36 +141,64 @@ def _configure_threads(threads: int | None) -> None:
 
 
 def _cmd_train(args) -> int:
-    from .presets import get_preset
-    from .train import train
+    from .presets import DEFAULT_PRESET, get_preset
+    from .train import resume_config, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name, None) is not None}
-    config = get_preset(args.preset, **overrides)
+    config = None
+    if args.resume:
+        if args.out is None:
+            raise ValueError("--resume needs --out, the folder of the run to continue")
+        config = resume_config(args.out, args.preset, **overrides)
+    if config is None:
+        config = get_preset(args.preset or DEFAULT_PRESET, **overrides)
     _configure_threads(args.threads)
     out = args.out or f"runs/{config.name}-seed{config.seed}"
     print(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "
           f"loss {config.loss}) for {config.epochs} epochs into {out}")
     result = train(config, out, resume=args.resume, overwrite=args.overwrite,
                    progress=not args.no_progress)
-    print(f"final test accuracy {result['final_test_accuracy']:.4f}  "
-          f"best {result['best_test_accuracy']:.4f}  ({result['epochs']} epochs; "
-          f"metrics in {out}/metrics.jsonl, checkpoints {out}/best.pt and last.pt)")
+    if result["selected_epoch"] is None:
+        chosen = "no validation split, so no checkpoint was selected"
+    else:
+        chosen = (f"selected on validation: epoch {result['selected_epoch']} (val "
+                  f"{result['selected_val_accuracy']:.4f}, test "
+                  f"{result['selected_test_accuracy']:.4f}, {out}/best.pt)")
+    print(f"final test accuracy {result['final_test_accuracy']:.4f} ({result['epochs']} epochs, "
+          f"{out}/last.pt); {chosen}; metrics in {out}/metrics.jsonl")
     return 0
+
+
+def _checkpoint_file(path):
+    """A checkpoint file, or for a run folder its best.pt (else last.pt)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(f"{path} is a folder without best.pt or last.pt")
+    return path
 
 
 def _cmd_evaluate(args) -> int:
     from .train import evaluate, load_data, load_trained
 
-    net, config = load_trained(args.checkpoint, data_dir=args.data_dir)
+    checkpoint = _checkpoint_file(args.checkpoint)
+    net, config = load_trained(checkpoint, data_dir=args.data_dir)
     data = load_data(config)
-    result = evaluate(net, data.x_test, data.y_test, config.prediction_rule, config.eval_batch_size)
+    x, y = (data.x_test, data.y_test) if args.split == "test" else (data.x_val, data.y_val)
+    if len(y) == 0:
+        raise ValueError(f"{checkpoint} was trained without a validation split")
+    result = evaluate(net, x, y, config.prediction_rule, config.eval_batch_size)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({"checkpoint": str(checkpoint), "split": args.split, **result}))
     else:
         spikes = ", ".join(f"{s:.1f}" for s in result["spikes_per_sample"])
-        print(f"{config.name}: test accuracy {result['accuracy']:.4f} on {len(data.y_test)} samples; "
-              f"spikes per sample per layer [{spikes}]")
+        print(f"{config.name} ({checkpoint}): {args.split} accuracy {result['accuracy']:.4f} on "
+              f"{len(y)} samples; spikes per sample per layer [{spikes}]")
     return 0
 
 
@@ -157,7 +216,7 @@ def _cmd_presets(_args) -> int:
 def _cmd_download(args) -> int:
     from .data import download_dataset
 
-    path = download_dataset(args.dataset, root=args.data_dir, log=print)
+    path = download_dataset(args.dataset, root=args.data_dir, force=args.force, log=print)
     print(f"{args.dataset} is ready in {path}")
     return 0
 
@@ -171,13 +230,24 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         code = handler(args)
         sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
         return code
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
+    except TrainingInterrupted as exc:
+        print(f"\nmultispike {args.command}: interrupted; {exc.out_dir}/last.pt holds epoch "
+              f"{exc.epoch}; continue with: multispike train --out {exc.out_dir} --resume",
+              file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"\nmultispike {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
         print(f"multispike {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `multispike presets | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-
+    except OSError as exc:  # disk full, permissions: the message names the path
+        print(f"multispike {args.command}: error: {exc.strerror if isinstance(exc, CheckpointWriteError) else exc}",
+              file=sys.stderr)
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-__all__ = ["TrainConfig", "HELP", "config_from_dict"]
+__all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init"]
 
 DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
 LOSSES = ("spike_count", "ttfs")
@@ -46,6 +46,7 @@ class TrainConfig:
     # data
     data_dir: Optional[str] = None
     train_size: Optional[int] = None
+    val_size: Optional[int] = None
     test_size: Optional[int] = None
     eval_batch_size: int = 500
 
@@ -68,7 +69,9 @@ class TrainConfig:
         n = self.n_layers
         for name in ("thresholds", "max_spikes", "init") + (("resets",) if self.resets is not None else ()):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"{name} needs {n} values (one per layer), got {getattr(self, name)!r}")
+                raise ValueError(f"{name} has {len(getattr(self, name))} values {getattr(self, name)!r}, "
+                                 f"but hidden = {self.hidden} gives {n} layer(s) (hidden and output): "
+                                 f"give one value per layer")
         for name in ("thresholds",) + (("resets",) if self.resets is not None else ()):
             if not all(v > 0 for v in getattr(self, name)):
                 raise ValueError(f"{name} must all be > 0, got {getattr(self, name)}")
@@ -82,6 +85,12 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("train_size", "val_size", "test_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be a non-negative integer or None, got {value!r}")
+        if self.train_size == 0 or self.test_size == 0:
+            raise ValueError("train_size and test_size must be >= 1 (or None for all samples)")
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden sizes must be >= 1, got {self.hidden}")
         for spec in self.init:
@@ -90,14 +99,30 @@ class TrainConfig:
 
 
 def parse_init(spec: str):
-    """'uniform:LOW:HIGH' or 'normal:MEAN:STD' -> (kind, a, b)."""
+    """'uniform:LOW:HIGH' or 'normal:MEAN:STD' -> (kind, a, b), checked by :func:`check_init`."""
     parts = str(spec).split(":")
     if len(parts) != 3 or parts[0] not in ("uniform", "normal"):
         raise ValueError(f"init must look like 'uniform:LOW:HIGH' or 'normal:MEAN:STD', got {spec!r}")
     try:
-        return parts[0], float(parts[1]), float(parts[2])
+        init = parts[0], float(parts[1]), float(parts[2])
     except ValueError:
         raise ValueError(f"init bounds must be numbers, got {spec!r}") from None
+    return check_init(init)
+
+
+def check_init(init) -> tuple:
+    """Validate a weight initialisation ("uniform", low, high) or ("normal", mean, std)."""
+    if not isinstance(init, (tuple, list)) or len(init) != 3 or init[0] not in ("uniform", "normal"):
+        raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {init!r}")
+    kind, a, b = init
+    if isinstance(a, bool) or isinstance(b, bool) or not all(isinstance(v, (int, float)) for v in (a, b)) \
+            or not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"init bounds must be finite numbers, got {init!r}")
+    if kind == "uniform" and not a < b:
+        raise ValueError(f"init ('uniform', low, high) needs low < high, got low={a}, high={b}")
+    if kind == "normal" and not b >= 0:
+        raise ValueError(f"init ('normal', mean, std) needs std >= 0, got std={b}")
+    return kind, float(a), float(b)
 
 
 HELP = {
@@ -126,13 +151,20 @@ HELP = {
     "seed": "random seed (weights, shuffling, generated data)",
     "data_dir": "folder with the data set files (Yin-Yang: the publication .npy files; "
                 "without it Yin-Yang data is generated)",
-    "train_size": "use only the first N training samples",
+    "train_size": "use only the first N training samples (after the validation hold-out)",
+    "val_size": "validation samples held out of training (images: the last N training images, "
+                "default 5000; Yin-Yang: the validation split, default all 1000); 0 for none",
     "test_size": "use only the first N test samples",
     "eval_batch_size": "batch size for evaluation",
 }
 
 
 def config_from_dict(values: dict) -> TrainConfig:
-    """Build a config from a (checkpoint) dictionary, ignoring unknown keys."""
+    """Build a config from a (checkpoint) dictionary, ignoring unknown keys.
+
+    A dictionary without ``val_size`` comes from a run made before validation splits
+    existed: it trained on every training sample, which ``val_size = 0`` reproduces.
+    """
     names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {"val_size": 0, **values}
     return TrainConfig(**{k: v for k, v in values.items() if k in names})

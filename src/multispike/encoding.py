@@ -54,7 +54,7 @@ def encode_images(images, t_window: float = 0.1, dtype: torch.dtype = torch.floa
     if t_window <= 0:
         raise ValueError(f"t_window must be positive, got {t_window}")
 
-    flat = pixels.reshape(pixels.shape[0], -1)
+    flat = pixels.reshape(pixels.shape[0], pixels.shape[1] * pixels.shape[2])
     times = t_window * (1.0 - flat.to(torch.float64) / 255.0)
     times = times.masked_fill(flat == 0, math.inf)
     return times.to(dtype).unsqueeze(-1)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from . import functional
+from .config import check_init
 from .functional import LIFParameters, check_spike_times, lif_with_saturation
 
 __all__ = ["LIF"]
@@ -33,6 +34,9 @@ class LIF(nn.Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
+                            f"types), got {dtype}")
         self.in_features = in_features
         self.out_features = out_features
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
@@ -41,7 +45,7 @@ class LIF(nn.Module):
         # the kernels read W^T (in, out) and produce the gradient in that layout, so a
         # training step transposes no weight and no gradient (functional.transposed_weight).
         self.weight = nn.Parameter(torch.empty(in_features, out_features, dtype=dtype).t())
-        self.init = tuple(init)
+        self.init = check_init(tuple(init) if isinstance(init, list) else init)
         self.reset_parameters()
         self.saturated: torch.Tensor | None = None
         self.n_saturated = 0
@@ -58,6 +62,21 @@ class LIF(nn.Module):
             raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {self.init!r}")
         with torch.no_grad():
             self.weight.copy_(values)
+
+    def _apply(self, fn, *args, **kwargs):
+        """Refuse moves to another device or dtype the kernels cannot run (``.cuda()``,
+        ``.to("cuda")``, ``.half()``) with a clear error, before anything is moved."""
+        try:
+            probe = fn(torch.zeros(1, dtype=self.weight.dtype))
+        except (AssertionError, RuntimeError) as exc:
+            raise ValueError(f"multispike layers run on the CPU only (numba kernels); this "
+                             f"move failed: {exc}") from None
+        if probe.device.type != "cpu":
+            raise ValueError(f"multispike layers run on the CPU only (numba kernels); "
+                             f"cannot move to device {probe.device}")
+        if probe.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"multispike layers compute in float32 or float64, not {probe.dtype}")
+        return super()._apply(fn, *args, **kwargs)
 
     # the constants, readable as attributes
     tau_s = property(lambda self: self.params.tau_s)

@@ -1,23 +1,30 @@
-"""Training loop, evaluation and checkpoints.
+"""Training loop, evaluation and the run folder.
 
-A run lives in one folder: ``config.json``, ``metrics.jsonl`` (one JSON object per epoch),
-``last.pt`` (after every epoch) and ``best.pt`` (best test accuracy). Checkpoints are written
-to a temporary file and renamed, so an interrupted run never leaves a broken checkpoint, and
-``resume=True`` continues from ``last.pt`` with the same shuffling as an uninterrupted run.
+A run lives in one folder: ``config.json`` (the settings that ran), ``metrics.jsonl`` (one
+JSON object per epoch: training loss and accuracy, validation and test accuracy, activity),
+``last.pt`` (after every epoch) and ``best.pt`` (the epoch with the best *validation*
+accuracy; the test set never selects anything). Files are written atomically and loaded
+safely (:mod:`multispike.checkpoint`). ``resume=True`` continues ``last.pt`` with the same
+shuffling as an uninterrupted run and refuses settings that contradict the stored run
+(:func:`resume_config`). Ctrl-C (SIGINT) stops after the current batch with
+:class:`TrainingInterrupted`; ``last.pt`` then holds the last finished epoch.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-import os
-import tempfile
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .checkpoint import (CHECKPOINT_FORMAT, check_writable, checkpoint_nbytes, load_checkpoint,
+                         remove_stale_temporaries, repair_best, save_checkpoint, write_atomic)
 from .config import TrainConfig, config_from_dict, parse_init
 from .data import generate_yinyang, load_image_dataset, load_yinyang
 from .encoding import encode_images, encode_yinyang
@@ -27,18 +34,34 @@ from .metrics import ActivityTotals, accumulate_activity
 from .network import SpikingNetwork
 from .presets import n_classes
 
-__all__ = ["EncodedData", "load_data", "build_network", "evaluate", "train", "save_checkpoint",
-           "load_checkpoint", "load_trained"]
+__all__ = ["EncodedData", "load_data", "resolve_config", "resume_config", "build_network",
+           "evaluate", "train", "save_checkpoint", "load_checkpoint", "load_trained",
+           "TrainingInterrupted", "DEFAULT_IMAGE_VAL_SIZE"]
 
-CHECKPOINT_FORMAT = "multispike-checkpoint-1"
+#: Images held out of the end of the training set for validation unless ``val_size`` says.
+DEFAULT_IMAGE_VAL_SIZE = 5000
+#: Size of the generated Yin-Yang splits (as the publication's: 5000 / 1000 / 1000).
+_YINYANG_GENERATED = {"train": 5000, "validation": 1000, "test": 1000}
+_YINYANG_SEED_OFFSET = {"train": 1000, "test": 2000, "validation": 3000}
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT after a finished batch; ``last.pt`` holds epoch ``epoch``."""
+
+    def __init__(self, out_dir, epoch: int):
+        self.out_dir, self.epoch = str(out_dir), epoch
+        super().__init__(f"interrupted; {Path(out_dir) / 'last.pt'} holds epoch {epoch}")
 
 
 @dataclass
 class EncodedData:
-    """Spike-encoded train and test sets: times (N, inputs, 1) and int64 labels."""
+    """Spike-encoded splits: times (N, inputs, 1) and int64 labels. The validation split
+    may be empty (``val_size = 0``)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
     n_classes: int
@@ -48,25 +71,68 @@ class EncodedData:
         return self.x_train.shape[1]
 
 
+def _take(name: str, size, x, y, available: str):
+    """The first ``size`` samples (all when None); more than there are is an error."""
+    if size is None:
+        return x, y
+    if size > len(x):
+        raise ValueError(f"{name} = {size} is larger than the {len(x)} samples of {available}")
+    return x[:size], y[:size]
+
+
+def resolve_config(config: TrainConfig) -> TrainConfig:
+    """A copy of ``config`` with every default made explicit, as a run stores it: the
+    validation size and an absolute ``data_dir`` (so a checkpoint finds its data from any
+    working folder)."""
+    config = dataclasses.replace(config).validate()
+    if config.val_size is None:
+        config.val_size = (_YINYANG_GENERATED["validation"] if config.dataset == "yinyang"
+                           else DEFAULT_IMAGE_VAL_SIZE)
+    if config.data_dir is not None:
+        config.data_dir = str(Path(config.data_dir).expanduser().resolve())
+    return config
+
+
 def load_data(config: TrainConfig) -> EncodedData:
-    """Load and encode the data set named by ``config`` (Yin-Yang without ``data_dir`` is
-    generated: 5000 training and 1000 test samples seeded from ``config.seed``)."""
+    """Load and encode the data set named by ``config``, split into training, validation
+    and test samples.
+
+    Image data sets: the validation samples are the last ``val_size`` training images
+    (default 5000), training uses the ones before them. Yin-Yang: the publication's
+    validation split (``val_size`` = its first N samples, default all 1000); without
+    ``data_dir`` all three splits are generated, seeded from ``config.seed``. ``train_size``
+    and ``test_size`` take the first N samples; asking for more than exist is an error.
+    """
+    config = resolve_config(config)
     if config.dataset == "yinyang":
         if config.data_dir is None:
-            x_tr, y_tr = generate_yinyang(5000, seed=1000 + config.seed)
-            x_te, y_te = generate_yinyang(1000, seed=2000 + config.seed)
+            splits = {s: generate_yinyang(n, seed=_YINYANG_SEED_OFFSET[s] + config.seed)
+                      for s, n in _YINYANG_GENERATED.items()}
+            where = "the generated Yin-Yang {} split"
         else:
-            x_tr, y_tr = load_yinyang(config.data_dir, "train")
-            x_te, y_te = load_yinyang(config.data_dir, "test")
+            splits = {s: load_yinyang(config.data_dir, s) for s in _YINYANG_GENERATED}
+            where = "the Yin-Yang {} split"
+        (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (splits[s] for s in ("train", "validation", "test"))
+        x_va, y_va = _take("val_size", config.val_size, x_va, y_va, where.format("validation"))
         enc = lambda s: encode_yinyang(s, config.t_early, config.t_late, config.bias_time)  # noqa: E731
     else:
         data = load_image_dataset(config.dataset, config.data_dir)
-        x_tr, y_tr, x_te, y_te = data.x_train, data.y_train, data.x_test, data.y_test
+        n_val = config.val_size
+        if n_val >= len(data.x_train):
+            raise ValueError(f"val_size = {n_val} leaves no training images of the "
+                             f"{len(data.x_train)} in {config.dataset}")
+        cut = len(data.x_train) - n_val
+        x_tr, y_tr = data.x_train[:cut], data.y_train[:cut]
+        x_va, y_va = data.x_train[cut:], data.y_train[cut:]
+        x_te, y_te = data.x_test, data.y_test
+        where = f"{config.dataset}'s {{}} split" + (f" ({len(data.x_train)} minus {n_val} "
+                                                    f"validation images)" if n_val else "")
         enc = lambda s: encode_images(s, config.t_window)  # noqa: E731
-    n_tr = len(x_tr) if config.train_size is None else min(config.train_size, len(x_tr))
-    n_te = len(x_te) if config.test_size is None else min(config.test_size, len(x_te))
-    return EncodedData(enc(x_tr[:n_tr]), torch.as_tensor(y_tr[:n_tr], dtype=torch.int64),
-                       enc(x_te[:n_te]), torch.as_tensor(y_te[:n_te], dtype=torch.int64),
+    x_tr, y_tr = _take("train_size", config.train_size, x_tr, y_tr, where.format("training"))
+    x_te, y_te = _take("test_size", config.test_size, x_te, y_te,
+                       where.split(" (")[0].format("test"))
+    labels = lambda y: torch.as_tensor(y, dtype=torch.int64)  # noqa: E731
+    return EncodedData(enc(x_tr), labels(y_tr), enc(x_va), labels(y_va), enc(x_te), labels(y_te),
                        n_classes(config.dataset))
 
 
@@ -110,41 +176,6 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
     return config.lr
 
 
-def save_checkpoint(path, payload: dict) -> None:
-    """Write atomically: a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many kinds for a damaged file
-        raise ValueError(f"checkpoint {path} is unreadable or corrupt: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a multispike checkpoint")
-    return payload
-
-
 def load_trained(path, data_dir=None):
     """(network, config) from a checkpoint; ``data_dir`` overrides the stored one."""
     payload = load_checkpoint(path)
@@ -156,106 +187,263 @@ def load_trained(path, data_dir=None):
     return net, config
 
 
-def _payload(config, data, net, optimizer, epoch, best, history):
+# ----------------------------------------------------------------------------- resuming
+
+#: Settings a resumed run may take from the caller although they differ from the stored
+#: run: ``epochs`` (extend the run) and ``data_dir`` (the same data moved elsewhere).
+_RESUMABLE_CHANGES = ("epochs", "data_dir")
+
+
+def _same_setting(name: str, given, stored) -> bool:
+    if name == "init":
+        return [parse_init(s) for s in given] == [parse_init(s) for s in stored]
+    if isinstance(given, (int, float)) and isinstance(stored, (int, float)) \
+            and not isinstance(given, bool):
+        return float(given) == float(stored)
+    return given == stored
+
+
+def _conflicts(stored: TrainConfig, settings: dict) -> list[str]:
+    stored_values = dataclasses.asdict(stored)
+    return [f"{name} {value!r} (the run has {stored_values[name]!r})"
+            for name, value in settings.items()
+            if name not in ("epochs",) and not _same_setting(name, value, stored_values[name])
+            and not (name == "data_dir" and stored.data_dir is not None and value is not None)]
+
+
+def resume_config(out_dir, preset: str | None = None, **settings) -> TrainConfig | None:
+    """The configuration that continues the run in ``out_dir``, or None if it holds none.
+
+    ``settings`` are the options the caller set explicitly (TrainConfig fields) and
+    ``preset`` the preset it named. Resuming continues exactly the stored experiment: a
+    preset or setting that differs from the stored run raises a ValueError naming each
+    conflict. Two changes are allowed: ``epochs`` may extend the run (not shorten it below
+    the finished epochs), and ``data_dir`` may point to the same data set moved elsewhere
+    (the run stored one; a generated Yin-Yang run has none to move).
+    """
+    last_path = Path(out_dir) / "last.pt"
+    if not last_path.exists():
+        return None
+    state = load_checkpoint(last_path)
+    stored = config_from_dict(state["config"])
+    conflicts = _conflicts(stored, settings)
+    if preset is not None and preset != stored.name:
+        conflicts.insert(0, f"preset {preset!r} (the run is {stored.name!r})")
+    if conflicts:
+        raise ValueError(f"--resume continues the run in {out_dir} exactly as it was started; "
+                         f"these options contradict it: {'; '.join(conflicts)}. Leave them out, "
+                         f"or start a new run in another --out folder")
+    epochs = settings.get("epochs", stored.epochs)
+    if epochs < state["epoch"]:
+        raise ValueError(f"epochs = {epochs} is fewer than the {state['epoch']} epochs the run in "
+                         f"{out_dir} has finished")
+    changes = {k: v for k, v in settings.items() if k in _RESUMABLE_CHANGES and v is not None}
+    return dataclasses.replace(stored, **changes)
+
+
+def _schedule_note(old_epochs: int, config: TrainConfig) -> str:
+    """What extending a run from ``old_epochs`` to ``config.epochs`` does to its schedule."""
+    if config.lr_schedule == "cosine":
+        return (f"the cosine schedule now spans {config.epochs} epochs instead of "
+                f"{old_epochs}: the remaining epochs follow the longer cosine from where it "
+                f"stands, so the run differs from one started with {config.epochs} epochs")
+    return f"the {config.lr_schedule} schedule does not depend on the epoch count"
+
+
+# ----------------------------------------------------------------------------- interrupts
+
+
+class _StopRequest:
+    """Set by SIGINT while training; the loop checks it between batches."""
+
+    def __init__(self):
+        self.requested = False
+
+
+@contextmanager
+def _sigint_stops_after_batch():
+    """While active, SIGINT sets a flag instead of raising inside a kernel or a write.
+    (Signal handlers can only be set from the main thread; elsewhere nothing changes.)"""
+    stop = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(_signum, _frame):
+        stop.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _payload(config, data, net, optimizer, epoch, history, selected, schedule_changes):
     return {"format": CHECKPOINT_FORMAT, "config": dataclasses.asdict(config),
             "n_inputs": data.n_inputs, "n_classes": data.n_classes, "epoch": epoch,
-            "best_test_accuracy": best, "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(), "history": history}
+            "selected_epoch": selected, "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(), "history": history,
+            "schedule_changes": schedule_changes}
 
 
-def train(config: TrainConfig, out_dir, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, log=print) -> dict:
-    """Train ``config`` and write the run into ``out_dir``; return the final summary.
+def _selected_record(history: list, selected) -> dict:
+    return next((r for r in history if r["epoch"] == selected), {}) if selected else {}
 
-    With ``resume`` the run continues from ``out_dir/last.pt``. Without it an existing run
-    in ``out_dir`` is an error unless ``overwrite`` is set (checkpoints are never lost
-    silently).
-    """
-    config.validate()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+
+def _open_run_folder(out: Path, config: TrainConfig, resume: bool, overwrite: bool, log):
+    """Check the folder, clean stale temporaries, and return the stored state to resume
+    (None for a new run)."""
     last_path, best_path = out / "last.pt", out / "best.pt"
+    check_writable(out)
+    for stale in remove_stale_temporaries(out):
+        log(f"removed {stale}, left by an interrupted write")
     if last_path.exists() and not (resume or overwrite):
         raise FileExistsError(f"{out} already holds a run (last.pt); pass resume=True (--resume) "
                               "to continue it or overwrite=True (--overwrite) to start over")
-    state = load_checkpoint(last_path) if resume and last_path.exists() else None
-    if state is not None:
-        stored = config_from_dict(state["config"])
-        stored.epochs = config.epochs  # the one setting a resumed run may change
-        config = stored
-    elif resume:
-        log(f"no checkpoint in {out}; starting a new run")
+    if not (resume and last_path.exists()):
+        if resume:
+            log(f"no checkpoint in {out}; starting a new run")
+        for stale in (last_path, best_path, out / "metrics.jsonl"):  # an overwritten run's
+            # files must not survive
+            stale.unlink(missing_ok=True)
+        return None
+    state = load_checkpoint(last_path)
+    if repair_best(last_path, best_path, state):
+        log(f"{best_path} was older than the epoch {last_path} selects; copied it over")
+    return state
+
+
+def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: bool = False,
+          progress: bool = True, log=print) -> dict:
+    """Train ``config`` and write the run into ``out_dir``; return the final summary.
+
+    With ``resume`` the run continues from ``out_dir/last.pt``; ``config`` may then be None
+    (the stored one), and otherwise must agree with the stored run except for a longer
+    ``epochs`` or a moved ``data_dir`` (see :func:`resume_config`). Without ``resume`` an
+    existing run in ``out_dir`` is an error unless ``overwrite`` is set (checkpoints are
+    never lost silently).
+
+    The summary holds the final epoch's test accuracy and the epoch selected on validation
+    accuracy (``best.pt``) with its validation and test accuracy (None without a
+    validation split).
+    """
+    out = Path(out_dir)
+    state = None
+    if resume and (out / "last.pt").exists():
+        settings = {} if config is None else dataclasses.asdict(resolve_config(config))
+        settings.pop("name", None)
+        config = resume_config(out, None if config is None else config.name, **settings)
+    elif config is None:
+        raise ValueError(f"config is None but {out} holds no run to resume")
+    config = resolve_config(config)
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    state = _open_run_folder(out, config, resume, overwrite, log)
 
     torch.manual_seed(config.seed)
     data = load_data(config)
     net = build_network(config, data.n_inputs, data.n_classes)
     optimizer = build_optimizer(config, net)
-    start, best, history = 0, -1.0, []  # -1: the first epoch always writes best.pt
-    if state is None and best_path.exists():
-        best_path.unlink()  # a stale best.pt of an overwritten run must not survive
+    start, history, selected, schedule_changes = 0, [], None, []
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        start, best, history = state["epoch"], state["best_test_accuracy"], state["history"]
-        log(f"resuming {out} after epoch {start} (best test accuracy {best:.4f})")
-    _write_text_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2))
+        start, history = state["epoch"], state["history"]
+        selected = state.get("selected_epoch")
+        schedule_changes = state.get("schedule_changes", [])
+        stored_epochs = state["config"]["epochs"]
+        log(f"resuming {out} after epoch {start} of {stored_epochs}")
+        if config.epochs != stored_epochs:
+            schedule_changes.append({"after_epoch": start, "epochs_before": stored_epochs,
+                                     "epochs_after": config.epochs})
+            log(f"extending the run to {config.epochs} epochs: {_schedule_note(stored_epochs, config)}")
+    # 3 checkpoints' room: last.pt, best.pt and a temporary file while one is replaced
+    check_writable(out, 3 * checkpoint_nbytes(
+        _payload(config, data, net, optimizer, start, history, selected, schedule_changes)))
+    write_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
 
     rule = config.prediction_rule
+    has_val = len(data.y_val) > 0
+    if not has_val:
+        log("no validation split (val_size = 0): no checkpoint is selected, best.pt is not written")
     n_train = len(data.x_train)
-    for epoch in range(start, config.epochs):
-        lr = learning_rate(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
-        t0 = time.perf_counter()
-        loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
-        batches = range(0, n_train, config.batch_size)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, unit="batch")
-            batches = bar
-        net.train()
-        for i in batches:
-            idx = order[i:i + config.batch_size]
-            xb, yb = data.x_train[idx], data.y_train[idx]
-            out_times = net(xb)
-            loss = compute_loss(config, out_times, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if all(all_finite(p.grad) for p in net.parameters() if p.grad is not None):
-                optimizer.step()
-            else:  # never let one bad batch poison the weights; counted in the metrics
-                skipped += 1
-            loss_sum += loss.item() * len(idx)
-            correct += int((predict(out_times.detach(), rule) == yb).sum())
-            seen += len(idx)
+    with _sigint_stops_after_batch() as stop:
+        for epoch in range(start, config.epochs):
+            lr = learning_rate(config, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            order = torch.randperm(n_train, generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
+            t0 = time.perf_counter()
+            loss_sum, correct, seen, skipped = 0.0, 0, 0, 0
+            batches = range(0, n_train, config.batch_size)
+            bar = None
+            if progress:
+                from tqdm import tqdm
+                bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, unit="batch")
+                batches = bar
+            net.train()
+            for i in batches:
+                idx = order[i:i + config.batch_size]
+                xb, yb = data.x_train[idx], data.y_train[idx]
+                out_times = net(xb)
+                loss = compute_loss(config, out_times, yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if all(all_finite(p.grad) for p in net.parameters() if p.grad is not None):
+                    optimizer.step()
+                else:  # never let one bad batch poison the weights; counted in the metrics
+                    skipped += 1
+                loss_sum += loss.item() * len(idx)
+                correct += int((predict(out_times.detach(), rule) == yb).sum())
+                seen += len(idx)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+                if stop.requested:
+                    break
             if bar is not None:
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        train_time = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-        net.eval()
-        t1 = time.perf_counter()
-        test = evaluate(net, data.x_test, data.y_test, rule, config.eval_batch_size)
-        record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / max(seen, 1),
-                  "train_accuracy": correct / max(seen, 1), "test_accuracy": test["accuracy"],
-                  "train_time_s": train_time, "skipped_steps": skipped, "eval_time_s": time.perf_counter() - t1,
-                  **{k: v for k, v in test.items() if k != "accuracy"}}
-        history.append(record)
-        improved = test["accuracy"] > best
-        best = max(best, test["accuracy"])
-        record["best_test_accuracy"] = best
-        payload = _payload(config, data, net, optimizer, epoch + 1, best, history)
-        save_checkpoint(last_path, payload)
-        if improved:
-            save_checkpoint(best_path, payload)
-        _write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
-        spikes = ", ".join(f"{s:.1f}" for s in record["spikes_per_sample"])
-        log(f"epoch {epoch + 1}/{config.epochs}  loss {record['loss']:.4f}  "
-            f"train {record['train_accuracy']:.4f}  test {test['accuracy']:.4f}  best {best:.4f}  "
-            f"spikes/sample [{spikes}]  {train_time:.1f}s")
-    final = history[-1] if history else {}
+                bar.close()
+            if stop.requested:
+                raise TrainingInterrupted(out, epoch)
+            train_time = time.perf_counter() - t0
+            net.eval()
+            t1 = time.perf_counter()
+            val = evaluate(net, data.x_val, data.y_val, rule, config.eval_batch_size) if has_val else None
+            test = evaluate(net, data.x_test, data.y_test, rule, config.eval_batch_size)
+            if stop.requested:
+                raise TrainingInterrupted(out, epoch)
+            record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / max(seen, 1),
+                      "train_accuracy": correct / max(seen, 1),
+                      "val_accuracy": val["accuracy"] if val else None,
+                      "test_accuracy": test["accuracy"], "train_time_s": train_time,
+                      "skipped_steps": skipped, "eval_time_s": time.perf_counter() - t1,
+                      **{k: v for k, v in test.items() if k != "accuracy"}}
+            history.append(record)
+            best_val = _selected_record(history, selected).get("val_accuracy", -1.0)
+            improved = has_val and record["val_accuracy"] > best_val
+            if improved:
+                selected = epoch + 1
+            payload = _payload(config, data, net, optimizer, epoch + 1, history, selected, schedule_changes)
+            save_checkpoint(last_path, payload)  # last.pt first: it names the selected epoch
+            if improved:
+                save_checkpoint(best_path, payload)
+            write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+            spikes = ", ".join(f"{s:.1f}" for s in record["spikes_per_sample"])
+            val_text = f"val {record['val_accuracy']:.4f}  " if has_val else ""
+            log(f"epoch {epoch + 1}/{config.epochs}  loss {record['loss']:.4f}  "
+                f"train {record['train_accuracy']:.4f}  {val_text}test {test['accuracy']:.4f}  "
+                f"spikes/sample [{spikes}]  {train_time:.1f}s" + ("  (selected)" if improved else ""))
+    return summarize_run(config, history, selected, out)
+
+
+def summarize_run(config: TrainConfig, history: list, selected, out) -> dict:
+    """The run's summary: the final epoch, and the epoch selected on validation accuracy."""
+    final, chosen = (history[-1] if history else {}), _selected_record(history, selected)
     return {"config": dataclasses.asdict(config), "epochs": len(history),
-            "final_test_accuracy": final.get("test_accuracy"), "best_test_accuracy": best,
+            "final_test_accuracy": final.get("test_accuracy"),
+            "final_val_accuracy": final.get("val_accuracy"),
+            "selected_epoch": selected, "selected_val_accuracy": chosen.get("val_accuracy"),
+            "selected_test_accuracy": chosen.get("test_accuracy"),
             "history": history, "out_dir": str(out)}

@@ -54,7 +54,8 @@ class DataFile:
         but only when the file on disk is still in its downloaded form (same name). Raises
         :class:`DatasetError` on a mismatch; does nothing when no checksum applies.
         """
-        hint = "Delete the file and download it again (e.g. download_dataset(..., force=True))"
+        hint = ("Download it again: `multispike download <data set> --force` on the command "
+                "line, or download_dataset(<data set>, force=True) in Python")
         if self.content_md5 is not None and content is not None:
             check_md5(md5_bytes(content), self.content_md5, f"{path} (decompressed)", hint)
         elif self.md5 is not None and Path(path).name == self.name:

@@ -48,7 +48,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
                    help="analyse this trained multi-spike network (latency, noise)")
     p.add_argument("--analyse", choices=["last", "best"], default=None,
                    help="latency, noise: analyse networks trained here after their last epoch (default) "
-                        "or at their best test accuracy")
+                        "or at the epoch selected on validation accuracy (best.pt)")
     p.add_argument("--test-size", type=int, default=None,
                    help="latency, noise: analyse only the first N test samples")
     g = p.add_argument_group("experiment settings (defaults depend on --quick)")

@@ -117,10 +117,12 @@ def train_task(config: dict, run_dir: str) -> dict:
     net, cfg = load_trained(checkpoint)
     data = load_data(cfg)
     final = tradeoff_metrics(net, data.x_test, data.y_test, cfg.prediction_rule, cfg.eval_batch_size)
-    keep = ("epoch", "loss", "train_accuracy", "test_accuracy", "total_spikes_per_sample",
+    keep = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "total_spikes_per_sample",
             "total_synops_per_sample", "skipped_steps", "train_time_s")
     history = [{k: r.get(k) for k in keep} for r in result["history"]]
-    return {"config": config, "checkpoint": checkpoint, "history": history, "final": final}
+    return {"config": config, "checkpoint": checkpoint, "history": history, "final": final,
+            "selected_epoch": result["selected_epoch"],
+            "selected_test_accuracy": result["selected_test_accuracy"]}
 
 
 def run_name(config: TrainConfig) -> str:
@@ -213,7 +215,7 @@ def network_sources(ctx: StudyContext) -> tuple:
     Returns ``(tasks, sources)``: the training tasks still needed (seed 0 of each regime
     without a ``--checkpoint-<regime>``) and ``{regime: {"checkpoint": path, "trained_here":
     bool}}``. Networks trained here are analysed after their last epoch (``last.pt``), or at
-    their best test accuracy (``best.pt``) with ``ctx.params["analyse"] = "best"``.
+    the epoch selected on validation accuracy (``best.pt``) with ``ctx.params["analyse"] = "best"``.
     """
     if "network_sources" in ctx.cache:
         return ctx.cache["network_sources"]
