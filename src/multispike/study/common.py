@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..checkpoint import write_atomic
 from ..config import TrainConfig, config_from_dict
 from .runner import Executor, SerialExecutor, make_task, task_key
 
@@ -146,13 +147,12 @@ def write_csv(path, rows: list, columns: list | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = columns or (list(rows[0].keys()) if rows else [])
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    write_atomic(path, text.getvalue())
     return path
 
 

@@ -13,6 +13,8 @@ import platform
 import sys
 from pathlib import Path
 
+from ..checkpoint import write_atomic
+
 __all__ = ["write_section", "assemble_report", "md_table", "image"]
 
 
@@ -32,9 +34,7 @@ def image(path, out: Path, alt: str) -> str:
 def write_section(out: Path, name: str, text: str) -> Path:
     path = Path(out) / name / "section.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("section.md.tmp")
-    tmp.write_text(text.rstrip() + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, text.rstrip() + "\n")
     return path
 
 
@@ -53,9 +53,7 @@ def assemble_report(out: Path, order, header_lines=()) -> Path:
     for name in present:
         parts += [f'<a id="{name}"></a>', "", (out / name / "section.md").read_text().rstrip(), ""]
     path = out / "report.md"
-    tmp = out / "report.md.tmp"
-    tmp.write_text("\n".join(parts) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(parts) + "\n")
     return path
 
 
