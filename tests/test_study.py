@@ -175,6 +175,24 @@ def _check_outputs(out: Path, grid: int):
         assert values[0, 0] == 0.0  # all weights zero: no output spike, no decision
     study = json.loads((out / "study.json").read_text())
     assert study["scale"] == "quick"
+    claims = _read_csv(out / "claims" / "claims.csv")
+    assert [c["claim"] for c in claims[:5]] == ["higher performance", "higher performance",
+                                               "faster convergence", "similar sparsity",
+                                               "comparable latency"]
+    assert [c["claim"] for c in claims[5:]] == ["better robustness"] * 4
+    for c in claims:
+        assert c["n_ttfs"] == c["n_multispike"] == "2"
+        # two networks per regime: the smallest attainable p is 1/3, nothing is significant
+        assert float(c["p"]) >= 1 / 3 - 1e-12
+        assert c["verdict"] in ("not significant", "holds")
+        if c["verdict"] == "holds":  # only a similarity claim can hold without significance
+            assert c["claim"] in ("similar sparsity", "comparable latency")
+            ratio = float(c["multispike_mean"]) / float(c["ttfs_mean"])
+            assert 0.8 <= ratio <= 1.25
+    runs = _read_csv(out / "accuracy" / "accuracy_runs.csv")
+    ttfs_acc = [float(r["final_test_accuracy"]) for r in runs if r["regime"] == "ttfs"]
+    assert float(claims[0]["ttfs_mean"]) == pytest.approx(sum(ttfs_acc) / len(ttfs_acc))
+    assert "## The paper's claims: verdicts" in report
 
 
 def test_study_all_quick_reduced(tmp_path, capsys):
@@ -198,3 +216,29 @@ def test_study_all_quick(tmp_path):
     out = tmp_path / "study"
     assert main(["study", "all", "--quick", "--out", str(out)]) == 0
     _check_outputs(out, 3)
+
+
+def test_permutation_test_and_verdicts():
+    from multispike.study.stats import compare, permutation_test
+
+    # 5 vs 5 fully separated: only the observed split and its mirror are as extreme
+    assert permutation_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert permutation_test([1, 2], [1, 2]) == 1.0
+    # brute-force check on a small uneven case
+    import itertools
+    a, b = [0.1, 0.5, 0.2], [0.7, 0.4]
+    pooled, obs = a + b, abs(sum(b) / 2 - sum(a) / 3)
+    splits = list(itertools.combinations(range(5), 3))
+    expect = sum(abs((sum(pooled) - sum(pooled[i] for i in s)) / 2 - sum(pooled[i] for i in s) / 3)
+                 >= obs - 1e-12 for s in splits) / len(splits)
+    assert permutation_test(a, b) == pytest.approx(expect)
+    better = compare([0.90, 0.91, 0.92, 0.90, 0.91], [0.95, 0.96, 0.97, 0.95, 0.96], True)
+    assert better["verdict"] == "holds" and better["difference"] == pytest.approx(0.05)
+    assert compare([0.95, 0.96, 0.97, 0.95, 0.96], [0.90, 0.91, 0.92, 0.90, 0.91], True)["verdict"] == "reversed"
+    assert compare([1, 2, 3, 4, 5], [2, 3, 4, 5, 6], True)["verdict"] == "not significant"
+    # similarity: within a factor 1.25 of the TTFS mean, else a significant difference
+    assert compare([10, 11, 12, 13, 14], [11, 12, 13, 14, 15], False, "similar")["verdict"] == "holds"
+    assert compare([1, 2, 3, 4, 5], [11, 12, 13, 14, 15], False, "similar")["verdict"] == "does not hold"
+    assert compare([1, 2], [11, 12], False, "similar")["verdict"] == "not significant"
+    assert compare([], [1.0], True)["verdict"] == "not measured"
+

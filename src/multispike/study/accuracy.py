@@ -11,7 +11,7 @@ import dataclasses
 import math
 
 from .common import (REGIME_LABELS, REGIMES, StudyContext, describe_config, fmt, mean_std, regime_config,
-                     run_name, training_tasks, write_csv)
+                     run_name, study_seeds, training_tasks, write_csv)
 from .report import image, md_table
 from .runner import write_json
 
@@ -26,7 +26,7 @@ def settings(ctx: StudyContext) -> dict:
     targets = ctx.params.get("targets")
     if targets is None:
         targets = _TARGETS["quick"] if ctx.quick else _TARGETS.get(ctx.dataset, _IMAGE_TARGETS)
-    return {"seeds": list(range(ctx.n_seeds(2, 5))), "targets": [float(t) for t in targets]}
+    return {"seeds": study_seeds(ctx), "targets": [float(t) for t in targets]}
 
 
 def _configs(ctx):
@@ -46,12 +46,11 @@ def epochs_to_reach(history: list, target: float):
     return None
 
 
-def summarize(ctx: StudyContext, results: dict) -> str:
+def run_rows(ctx: StudyContext, results: dict) -> tuple:
+    """(per-epoch curve rows, one row per trained run) of the accuracy experiment."""
     s = settings(ctx)
-    out = ctx.experiment_dir(NAME)
-    configs = _configs(ctx)
-    curve_rows, run_rows = [], []
-    for (regime, seed), config in configs.items():
+    curve_rows, run_rows_ = [], []
+    for (regime, seed), config in _configs(ctx).items():
         res = results[run_name(config)]
         for r in res["history"]:
             curve_rows.append({"regime": regime, "seed": seed, **r})
@@ -68,13 +67,21 @@ def summarize(ctx: StudyContext, results: dict) -> str:
                "train_time_per_epoch_s": mean_std(r["train_time_s"] for r in res["history"])[0]}
         for t in s["targets"]:
             row[f"epochs_to_{t:g}"] = epochs_to_reach(res["history"], t)
-        run_rows.append(row)
+        run_rows_.append(row)
+    return curve_rows, run_rows_
+
+
+def summarize(ctx: StudyContext, results: dict) -> str:
+    s = settings(ctx)
+    out = ctx.experiment_dir(NAME)
+    configs = _configs(ctx)
+    curve_rows, run_rows_ = run_rows(ctx, results)
     write_csv(out / "accuracy_curves.csv", curve_rows)
-    write_csv(out / "accuracy_runs.csv", run_rows)
+    write_csv(out / "accuracy_runs.csv", run_rows_)
 
     curves, summary = {}, {}
     for regime in REGIMES:
-        rows = [r for r in run_rows if r["regime"] == regime]
+        rows = [r for r in run_rows_ if r["regime"] == regime]
         hist = [r for r in curve_rows if r["regime"] == regime]
         epochs = sorted({r["epoch"] for r in hist})
         by_epoch = {e: [r for r in hist if r["epoch"] == e] for e in epochs}

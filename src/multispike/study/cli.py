@@ -9,7 +9,7 @@ import time
 
 __all__ = ["add_study_parser", "run_study_command"]
 
-_NAMES = ("accuracy", "budget", "latency", "noise", "convergence", "all")
+_NAMES = ("accuracy", "budget", "latency", "noise", "convergence", "claims", "all")
 
 
 def _floats(text):

@@ -21,7 +21,8 @@ from ..config import TrainConfig, config_from_dict
 from .runner import Executor, SerialExecutor, make_task, task_key
 
 __all__ = ["REGIMES", "REGIME_LABELS", "StudyContext", "regime_config", "train_task",
-           "training_task", "training_tasks", "run_name", "network_sources", "describe_config",
+           "training_task", "training_tasks", "run_name", "network_sources", "seed_networks",
+           "study_seeds", "describe_config",
            "load_for_analysis", "write_csv", "pareto_front", "mean_std", "fmt"]
 
 REGIMES = ("ttfs", "multispike")
@@ -207,6 +208,39 @@ def describe_config(config: dict) -> str:
             f"{config['loss']}, Adam lr {config['lr']} ({config['lr_schedule']}), "
             f"{config['epochs']} epochs, train/test samples {config['train_size'] or 'all'}/"
             f"{config['test_size'] or 'all'}")
+
+
+def study_seeds(ctx: StudyContext) -> list:
+    """The training seeds of each regime: 2 at quick scale, 5 at full scale, or ``--seeds``."""
+    return list(range(ctx.n_seeds(2, 5)))
+
+
+def seed_networks(ctx: StudyContext) -> tuple:
+    """Every trained network the per-seed analyses (noise, claims) look at.
+
+    Returns ``(tasks, sources)``: the training tasks of every seed of each regime (those of
+    the accuracy experiment, so they are trained once) and ``{(regime, seed): {"checkpoint":
+    path, "stamp": ...}}``; a regime given as ``--checkpoint-<regime>`` is the one network
+    ``(regime, "given")``. Which checkpoint (``last.pt`` or the validation-selected
+    ``best.pt``) follows ``ctx.params["analyse"]`` as in :func:`network_sources`.
+    """
+    if "seed_networks" in ctx.cache:
+        return ctx.cache["seed_networks"]
+    kind = ctx.params.get("analyse", "last")
+    tasks, sources = [], {}
+    for regime in REGIMES:
+        if regime in ctx.checkpoints:
+            path = Path(ctx.checkpoints[regime]).absolute()
+            st = path.stat()  # a changed file gets new analysis results, not stale ones
+            sources[(regime, "given")] = {"checkpoint": str(path), "stamp": f"{st.st_size}-{st.st_mtime_ns}"}
+            continue
+        for seed in study_seeds(ctx):
+            task = training_task(ctx, regime_config(ctx, regime, seed))
+            tasks.append(task)
+            sources[(regime, seed)] = {"checkpoint": str(Path(task["result"]).parent / f"{kind}.pt"),
+                                       "stamp": None}
+    ctx.cache["seed_networks"] = (tasks, sources)
+    return tasks, sources
 
 
 def network_sources(ctx: StudyContext) -> tuple:
