@@ -9,7 +9,8 @@
   neurons receive no error. The class with most spikes wins, ties broken by the earlier first
   spike (:func:`predict_spike_count`).
 
-Both losses are averaged over the batch.
+Both losses are averaged over the batch; ``reduction="none"`` returns one loss per sample
+(``"sum"`` their sum), whose gradients are each sample's own.
 """
 from __future__ import annotations
 
@@ -44,7 +45,23 @@ def first_spike_times(times: torch.Tensor) -> torch.Tensor:
     return times.min(-1).values
 
 
-def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None):
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return per_sample.mean()
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample
+
+
+def _check_reduction(reduction) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None, reduction="mean"):
     """Softmax cross-entropy on first spike times, logits = -t_first / tau_loss.
 
     A silent neuron has logit -inf. If the labelled neuron is silent the loss is infinite
@@ -58,42 +75,54 @@ def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None):
     With ``silent_time=None`` they give an infinite loss, as in the plain definition.
     """
     _check(out_times, labels)
+    _check_reduction(reduction)
     if not tau_loss > 0:
         raise ValueError(f"tau_loss must be > 0, got {tau_loss}")
     labels = labels.long()
     first = first_spike_times(out_times)
     if silent_time is None:
-        return torch.nn.functional.cross_entropy(-first / tau_loss, labels)
+        return torch.nn.functional.cross_entropy(-first / tau_loss, labels, reduction=reduction)
     silent = torch.isinf(first)
     first = torch.where(silent, torch.full_like(first, float(silent_time)), first)
     per_sample = torch.nn.functional.cross_entropy(-first / tau_loss, labels, reduction="none")
     label_silent = silent[torch.arange(len(labels)), labels]
     per_sample = torch.where(label_silent, per_sample.detach(), per_sample)
-    return per_sample.mean()
+    return _reduce(per_sample, reduction)
 
 
 class _SpikeCountLoss(torch.autograd.Function):
+    """0.5 sum_n (target_n - count_n)^2, reduced over the batch by ``reduction``, with
+    dL/dt_k = target_n - count_n (divided by the batch size for the mean)."""
+
     @staticmethod
-    def forward(ctx, out_times, targets):
+    def forward(ctx, out_times, targets, reduction):
         spiking = torch.isfinite(out_times)
         error = targets - spiking.sum(-1).to(out_times.dtype)  # (batch, classes)
         ctx.save_for_backward(spiking, error)
-        return 0.5 * (error ** 2).sum() / out_times.shape[0]
+        ctx.reduction = reduction
+        if reduction == "none":
+            return 0.5 * (error ** 2).sum(-1)
+        total = 0.5 * (error ** 2).sum()
+        return total / out_times.shape[0] if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx, grad):
         spiking, error = ctx.saved_tensors
-        per_spike = (error / spiking.shape[0]).unsqueeze(-1) * spiking
-        return grad * per_spike, None
+        if ctx.reduction == "none":
+            return (grad.unsqueeze(-1) * error).unsqueeze(-1) * spiking, None, None
+        if ctx.reduction == "mean":
+            error = error / spiking.shape[0]
+        return grad * (error.unsqueeze(-1) * spiking), None, None
 
 
-def spike_count_loss(out_times, labels, target_true=15.0, target_false=3.0):
+def spike_count_loss(out_times, labels, target_true=15.0, target_false=3.0, reduction="mean"):
     """0.5 sum (target - count)^2 averaged over the batch, with the paper's count error
     handed to every spike of a neuron as dL/dt (see the module docstring)."""
     _check(out_times, labels)
+    _check_reduction(reduction)
     targets = torch.full(out_times.shape[:2], float(target_false), dtype=out_times.dtype)
     targets[torch.arange(len(labels)), labels] = float(target_true)
-    return _SpikeCountLoss.apply(out_times, targets)
+    return _SpikeCountLoss.apply(out_times, targets, reduction)
 
 
 def predict_first_spike(out_times) -> torch.Tensor:
