@@ -141,11 +141,13 @@ def _read_csv(path):
 def _check_outputs(out: Path, grid: int):
     report = (out / "report.md").read_text()
     for title in ("Accuracy and convergence speed", "Spike budget", "Prediction latency",
-                  "Robustness to noise", "Convergence against weight initialisation"):
+                  "Robustness to noise", "Adversarial attacks on input spike times",
+                  "Convergence against weight initialisation"):
         assert f"## {title}" in report
     assert "**Run.**" in report and "**Shows.**" in report
     for png in ("accuracy/accuracy_curves.png", "budget/budget_pareto.png", "latency/accuracy_vs_time.png",
-                "latency/decision_times.png", "noise/noise.png", "convergence/convergence_heatmaps.png"):
+                "latency/decision_times.png", "noise/noise.png", "attack/attack_curves.png",
+                "attack/attack_example.png", "convergence/convergence_heatmaps.png"):
         data = (out / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png
         assert f"]({png})" in report
@@ -167,6 +169,7 @@ def _check_outputs(out: Path, grid: int):
     noise = _read_csv(out / "noise" / "noise.csv")
     assert {r["kind"] for r in noise} == {"input_jitter", "input_deletion", "weight", "threshold"}
     assert all(0.0 <= float(r["mean"]) <= 1.0 and float(r["std"]) >= 0 for r in noise)
+    _check_attack(out)
     heat = json.loads((out / "convergence" / "convergence_heatmap.json").read_text())
     assert heat["shape"] == [grid, grid]
     for regime in ("ttfs", "multispike"):
@@ -195,13 +198,59 @@ def _check_outputs(out: Path, grid: int):
     assert "## The paper's claims: verdicts" in report
 
 
+def _check_attack(out: Path, n_networks: int = 2):
+    rows = _read_csv(out / "attack" / "attack.csv")
+    assert {r["attack"] for r in rows} == {"fgsm", "pgd", "random_search", "any_shift", "gradient_deletion",
+                                           "exact_deletion", "random_deletion", "any_deletion"}
+    for regime in ("ttfs", "multispike"):
+        mine = {(r["attack"], float(r["level"])): r for r in rows if r["regime"] == regime}
+        assert all(int(r["n_networks"]) == n_networks for r in mine.values())
+        clean = float(mine[("pgd", 0.0)]["mean"])
+        assert 0.0 < clean <= 1.0
+        for (attack, level), r in mine.items():
+            acc = float(r["mean"])
+            assert 0.0 <= acc <= 1.0
+            if attack != "random_deletion":  # exactly k random deletions may also help
+                assert acc <= clean + 1e-12, (attack, level)  # an attack never helps
+            if attack.startswith("any_"):  # a family is at least as strong as each member
+                members = [m for (a, lv), m in mine.items() if lv == level and not a.startswith("any_")
+                           and m["kind"] == r["kind"] and a != "random_deletion"]
+                assert all(acc <= float(m["mean"]) + 1e-12 for m in members)
+        top = max(lv for (a, lv) in mine if a == "pgd")
+        assert float(mine[("pgd", top)]["mean"]) < clean  # the attack is real
+    runs = _read_csv(out / "attack" / "attack_runs.csv")
+    assert len({(r["regime"], r["seed"]) for r in runs}) == 2 * n_networks
+    summary = json.loads((out / "attack" / "attack_summary.json").read_text())
+    assert set(summary["examples"]) <= {"ttfs", "multispike"} and summary["examples"]
+    for ex in summary["examples"].values():
+        assert len(ex["inputs_clean"]) == len(ex["inputs_attacked"]) == 5  # Yin-Yang: 4 data + bias
+        assert ex["inputs_clean"][4] == ex["inputs_attacked"][4]  # the bias spike is not attacked
+    section = (out / "attack" / "section.md").read_text()
+    assert "**Run.**" in section and "**Shows.**" in section and "](attack/attack_curves.png)" in section
+
+
+def test_study_attack_quick_reduced(tmp_path):
+    """`multispike study attack --quick`, shrunk: trains both regimes and attacks them."""
+    out = tmp_path / "study"
+    assert main(["study", "attack", "--quick", "--out", str(out), "--serial", "--set", "epochs=2",
+                 "--set", "train_size=300", "--set", "test_size=150", "--epsilons", "0,0.1",
+                 "--deletions", "0,1,4", "--attack-steps", "3"]) == 0
+    _check_attack(out)
+    report = (out / "report.md").read_text()
+    assert "## Adversarial attacks on input spike times" in report
+    for png in ("attack/attack_curves.png", "attack/attack_example.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, png
+
+
 def test_study_all_quick_reduced(tmp_path, capsys):
     """`multispike study all --quick` through the CLI and the process pool, shrunk further,
     then a second run that finds every task done."""
     out = tmp_path / "study"
     args = ["study", "all", "--quick", "--out", str(out), "--workers", "2", "--set", "epochs=2",
             "--set", "train_size=300", "--set", "test_size=200", "--slots", "1,3", "--threshold-factors", "1",
-            "--noise-seeds", "2", "--repeats", "3", "--init-grid", "0,1.2,2.4", "--grid-points", "50"]
+            "--noise-seeds", "2", "--repeats", "3", "--init-grid", "0,1.2,2.4", "--grid-points", "50",
+            "--epsilons", "0,0.1", "--deletions", "0,1,4", "--attack-steps", "3"]
     assert main(args) == 0
     _check_outputs(out, 3)
     capsys.readouterr()

@@ -2,9 +2,10 @@
 
 Experiments (one module each): ``accuracy`` (accuracy and convergence speed over seeds),
 ``budget`` (spike-slot and threshold sweep, Pareto fronts), ``latency`` (accuracy against
-time, decision times), ``noise`` (four kinds of noise), ``convergence`` (the paper's
-initialisation experiment) and ``claims`` (a verdict on each of the paper's five claims from
-the per-seed networks of accuracy and noise). Each module has ``plan(ctx)`` -> stages of tasks,
+time, decision times), ``noise`` (four kinds of noise), ``attack`` (white-box attacks on
+the input spike times), ``convergence`` (the paper's initialisation experiment) and ``claims``
+(a verdict on each of the paper's five claims from the per-seed networks of accuracy and
+noise). Each module has ``plan(ctx)`` -> stages of tasks,
 ``summarize(ctx, results)`` -> Markdown section (it also writes CSV/JSON and PNG files).
 :func:`run_study` runs the stages of several experiments together through an executor
 (see :mod:`multispike.study.runner`) and writes ``report.md``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from . import accuracy, budget, claims, convergence, latency, noise
+from . import accuracy, attack, budget, claims, convergence, latency, noise
 from .common import StudyContext
 from .report import assemble_report, write_section
 from .runner import LocalExecutor, SerialExecutor, run_tasks
@@ -21,7 +22,7 @@ from .runner import LocalExecutor, SerialExecutor, run_tasks
 __all__ = ["EXPERIMENTS", "StudyContext", "run_study", "LocalExecutor", "SerialExecutor"]
 
 #: Experiment modules by name, in report order.
-EXPERIMENTS = {m.NAME: m for m in (accuracy, budget, latency, noise, convergence, claims)}
+EXPERIMENTS = {m.NAME: m for m in (accuracy, budget, latency, noise, attack, convergence, claims)}
 
 
 def run_study(ctx: StudyContext, names=None, header_lines=()) -> dict:

@@ -9,7 +9,7 @@ import time
 
 __all__ = ["add_study_parser", "run_study_command"]
 
-_NAMES = ("accuracy", "budget", "latency", "noise", "convergence", "claims", "all")
+_NAMES = ("accuracy", "budget", "latency", "noise", "attack", "convergence", "claims", "all")
 
 
 def _floats(text):
@@ -24,7 +24,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``study`` subcommand on an argparse subparsers object."""
     p = subparsers.add_parser(
         "study", help="run the TTFS vs multi-spike trade-off experiments",
-        description="Trade-off experiments (accuracy, budget, latency, noise, convergence, or all). "
+        description="Trade-off experiments (accuracy, budget, latency, noise, attack, convergence, claims, or all). "
                     "Each writes CSV/JSON, PNG plots and a section of OUT/report.md. Finished tasks "
                     "are skipped, so an interrupted study resumes when run again with the same options.")
     p.add_argument("name", choices=_NAMES, help="experiment to run ('all': every one, sharing trained networks)")
@@ -43,14 +43,14 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="[REGIME.]KEY=VALUE",
                    help="override a training setting for both regimes or one (ttfs.KEY / multispike.KEY), "
                         "e.g. --set epochs=20 --set multispike.lr=0.002; repeatable")
-    p.add_argument("--checkpoint-ttfs", default=None, help="analyse this trained TTFS network (latency, noise)")
+    p.add_argument("--checkpoint-ttfs", default=None, help="analyse this trained TTFS network (latency, noise, attack)")
     p.add_argument("--checkpoint-multispike", default=None,
-                   help="analyse this trained multi-spike network (latency, noise)")
+                   help="analyse this trained multi-spike network (latency, noise, attack)")
     p.add_argument("--analyse", choices=["last", "best"], default=None,
-                   help="latency, noise: analyse networks trained here after their last epoch (default) "
+                   help="latency, noise, attack: analyse networks trained here after their last epoch (default) "
                         "or at the epoch selected on validation accuracy (best.pt)")
     p.add_argument("--test-size", type=int, default=None,
-                   help="latency, noise: analyse only the first N test samples")
+                   help="latency, noise, attack: analyse only the first N test samples")
     g = p.add_argument_group("experiment settings (defaults depend on --quick)")
     g.add_argument("--targets", type=_floats, default=None,
                    help="accuracy: target accuracies for convergence speed, e.g. 0.8,0.9")
@@ -63,6 +63,11 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--budget-seeds", type=int, default=None, help="budget: seeds per configuration")
     g.add_argument("--noise-seeds", type=int, default=None,
                    help="noise: noise draws per level (default 2 quick, 10 full)")
+    g.add_argument("--epsilons", type=_floats, default=None,
+                   help="attack: shift bounds as fractions of the coding window, e.g. 0,0.01,0.05")
+    g.add_argument("--deletions", type=_ints, default=None,
+                   help="attack: numbers of deleted input spikes, e.g. 0,1,2,3,4")
+    g.add_argument("--attack-steps", type=int, default=None, help="attack: PGD steps (default 5 quick, 20 full)")
     g.add_argument("--grid-points", type=int, default=None,
                    help="latency: time points of the accuracy-vs-time curve")
     g.add_argument("--init-grid", type=_floats, default=None,
@@ -136,7 +141,8 @@ def run_study_command(args) -> int:
         print("note: --quick with an image data set trains small networks on it", file=sys.stderr)
     params = {k: getattr(args, k) for k in ("targets", "slots", "threshold_factors", "budget_epochs",
                                             "budget_seeds", "noise_seeds", "grid_points", "init_grid",
-                                            "repeats", "analyse", "test_size") if getattr(args, k) is not None}
+                                            "repeats", "analyse", "test_size", "epsilons", "deletions",
+                                            "attack_steps") if getattr(args, k) is not None}
     out = args.out or os.path.join("study-results", "quick" if args.quick else "full")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["COLORS", "accuracy_curves", "pareto_plot", "latency_curves", "decision_time_hist",
-           "noise_curves", "convergence_heatmaps"]
+           "noise_curves", "convergence_heatmaps", "attack_curves", "attack_example"]
 
 COLORS = {"ttfs": "tab:blue", "multispike": "tab:orange"}
 _DPI = 110
@@ -196,4 +196,67 @@ def convergence_heatmaps(path, means, stds, grids: dict, labels: dict) -> Path:
         ax.set_ylabel("initial weight mean")
         ax.set_title(title)
         fig.colorbar(im, ax=ax, label=cbar_label)
+    return _save(fig, path)
+
+
+_ATTACK_STYLES = {"pgd": "-", "fgsm": "--", "random_search": ":", "gradient_deletion": "-",
+                  "exact_deletion": "--", "random_deletion": ":"}
+
+
+def attack_curves(path, rows: list, labels: dict, attack_labels: dict) -> Path:
+    """Accuracy (mean ± std over networks) against the shift bound epsilon and against the
+    number of deleted spikes k; ``rows``: dicts with regime, attack, kind, level, mean, std."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for ax, kind in zip(axes, ("shift", "deletion")):
+        for regime in labels:
+            for attack, ls in _ATTACK_STYLES.items():
+                sel = sorted((r for r in rows if r["regime"] == regime and r["attack"] == attack
+                              and r["kind"] == kind), key=lambda r: r["level"])
+                if not sel:
+                    continue
+                ax.errorbar([r["level"] for r in sel], [100 * r["mean"] for r in sel],
+                            yerr=[100 * (r["std"] or 0) for r in sel], color=COLORS.get(regime), ls=ls,
+                            marker="o", ms=3, capsize=2, label=f"{labels[regime]}: {attack_labels[attack]}")
+        levels = sorted({r["level"] for r in rows if r["kind"] == kind and r["level"] > 0})
+        if kind == "shift" and levels:
+            ax.set_xscale("symlog", linthresh=levels[0])
+            ax.set_xlabel("shift bound ε (fraction of the coding window)")
+            ax.set_title("Spike-time shifts")
+        else:
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            ax.set_xlabel("input spikes deleted per sample (k)")
+            ax.set_title("Spike deletions")
+        ax.set_ylabel("test accuracy under attack (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def attack_example(path, examples: dict, labels: dict) -> Path:
+    """One attacked sample per regime: input spike times before and after the attack (left)
+    and the output spikes (right). ``examples[regime]``: dicts with inputs_clean,
+    inputs_attacked, outputs_clean, outputs_attacked (spike times per neuron), label,
+    pred_clean, pred_attacked, index, window."""
+    fig, axes = plt.subplots(len(examples), 2, figsize=(11, 2.6 + 1.6 * len(examples)), squeeze=False)
+    for (regime, ex), (ax_in, ax_out) in zip(examples.items(), axes):
+        for n, (before, after) in enumerate(zip(ex["inputs_clean"], ex["inputs_attacked"])):
+            ax_in.plot(before, [n] * len(before), "o", color="grey", ms=7, mfc="none")
+            ax_in.plot(after, [n] * len(after), "x", color=COLORS.get(regime), ms=7)
+            for b, a in zip(before, after):
+                if a != b:
+                    ax_in.annotate("", xy=(a, n), xytext=(b, n), arrowprops={"arrowstyle": "->", "lw": 0.8})
+        ax_in.axvspan(*ex["window"], color="grey", alpha=0.08)
+        ax_in.set_yticks(range(len(ex["inputs_clean"])))
+        ax_in.set_ylabel("input neuron")
+        ax_in.set_xlabel("time")
+        ax_in.set_title(f"{labels[regime]}: inputs of test sample {ex['index']} (o clean, x attacked)", fontsize=9)
+        for n, (before, after) in enumerate(zip(ex["outputs_clean"], ex["outputs_attacked"])):
+            ax_out.plot(before, [n + 0.15] * len(before), "|", color="grey", ms=10)
+            ax_out.plot(after, [n - 0.15] * len(after), "|", color=COLORS.get(regime), ms=10)
+        ax_out.set_yticks(range(len(ex["outputs_clean"])))
+        ax_out.set_ylabel("output neuron (class)")
+        ax_out.set_xlabel("time")
+        ax_out.set_title(f"outputs: label {ex['label']}, predicted {ex['pred_clean']} clean (grey), "
+                         f"{ex['pred_attacked']} attacked (colour)", fontsize=9)
     return _save(fig, path)
