@@ -229,6 +229,14 @@ def _check_attack(out: Path, n_networks: int = 2):
     assert "**Run.**" in section and "**Shows.**" in section and "](attack/attack_curves.png)" in section
 
 
+def test_half_accuracy_level():
+    from multispike.study.attack import half_accuracy_level
+    assert half_accuracy_level([0, 0.1, 0.2], [0.9, 0.6, 0.3]) == pytest.approx(0.15)
+    assert half_accuracy_level([0.2, 0, 0.1], [0.3, 0.9, 0.6]) == pytest.approx(0.15)  # any order
+    assert half_accuracy_level([0, 1, 2], [1.0, 0.5, 0.1]) == 1
+    assert half_accuracy_level([0, 1], [0.9, 0.5]) is None
+
+
 def test_study_attack_quick_reduced(tmp_path):
     """`multispike study attack --quick`, shrunk: trains both regimes and attacks them."""
     out = tmp_path / "study"

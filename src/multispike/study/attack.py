@@ -235,6 +235,42 @@ def _aggregate(run_rows: list) -> list:
     return agg
 
 
+def half_accuracy_level(levels, accuracies):
+    """The level at which the accuracy first falls to half its value at level 0, linearly
+    interpolated between grid points; None if it never does on the grid."""
+    pairs = sorted(zip(levels, accuracies))
+    half = pairs[0][1] / 2
+    for (l0, a0), (l1, a1) in zip(pairs, pairs[1:]):
+        if a1 <= half:
+            return l1 if a0 == a1 else l0 + (l1 - l0) * (a0 - half) / (a0 - a1)
+    return None
+
+
+def _half_levels(run_rows, attack) -> dict:
+    """{regime: [half-accuracy level of each network]} for ``attack``."""
+    out = {}
+    for regime in REGIMES:
+        nets = sorted({r["seed"] for r in run_rows if r["regime"] == regime}, key=str)
+        for seed in nets:
+            rows = [r for r in run_rows if r["regime"] == regime and r["seed"] == seed and r["attack"] == attack]
+            out.setdefault(regime, []).append(half_accuracy_level([r["level"] for r in rows],
+                                                                  [r["accuracy"] for r in rows]))
+    return out
+
+
+def _half_text(halves, what, top) -> str:
+    parts = []
+    for regime in REGIMES:
+        values = halves.get(regime, [])
+        reached = [v for v in values if v is not None]
+        m, sd = mean_std(reached)
+        text = f"{fmt(m, 3)} ± {fmt(sd, 2)}" if reached else f"> {top:g}"
+        if reached and len(reached) < len(values):
+            text += f" ({len(reached)} of {len(values)} networks; the others > {top:g})"
+        parts.append(f"{REGIME_LABELS[regime]} {text}")
+    return f"{what}: " + ", ".join(parts)
+
+
 def _verdict(agg, attack, levels) -> tuple:
     """Per level > 0, which regime loses less accuracy to ``attack`` (beyond the seed spread)."""
     better = {"multispike": [], "ttfs": [], "same": []}
@@ -283,10 +319,12 @@ def summarize(ctx: StudyContext, results: dict) -> str:
                "mean_loss"])
     agg = sorted(_aggregate(run_rows), key=lambda r: (r["regime"], r["kind"], r["attack"], r["level"]))
     write_csv(out / "attack.csv", agg)
+    halves = {"shift": _half_levels(run_rows, "any_shift"), "deletion": _half_levels(run_rows, "any_deletion")}
     shift_verdict = _verdict(agg, "any_shift", s["epsilons"])
     deletion_verdict = _verdict(agg, "any_deletion", s["deletions"])
     write_json(out / "attack_summary.json", {"settings": s, "rows": agg, "examples": examples,
-                                             "verdict": {"shift": shift_verdict, "deletion": deletion_verdict}},
+                                             "verdict": {"shift": shift_verdict, "deletion": deletion_verdict},
+                                             "half_accuracy_level": halves},
                indent=1)
     from .plots import attack_curves, attack_example
     png = attack_curves(out / "attack_curves.png", agg, REGIME_LABELS, ATTACK_LABELS)
@@ -323,7 +361,10 @@ def summarize(ctx: StudyContext, results: dict) -> str:
             table(deletion_attacks + ["any_deletion"], s["deletions"], "k deleted"), "",
             f"**Shows.** Accuracy lost to the strongest attack, compared with the spread over seeds: "
             f"shifts: {_verdict_text(shift_verdict, 'ε')}; deletions: "
-            f"{_verdict_text(deletion_verdict, 'k')}.", "",
+            f"{_verdict_text(deletion_verdict, 'k')}. Where the accuracy under attack falls to half the "
+            f"clean accuracy (mean ± std over the networks, interpolated on the grid): "
+            f"{_half_text(halves['shift'], 'ε / window', s['epsilons'][-1])}; "
+            f"{_half_text(halves['deletion'], 'spikes deleted', s['deletions'][-1])}.", "",
             image(png, ctx.out, "accuracy under attack")]
     if example_png is not None:
         ex = "; ".join(f"{REGIME_LABELS[g]}: test sample {e['index']}, label {e['label']}, predicted "
