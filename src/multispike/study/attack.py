@@ -250,9 +250,9 @@ def _half_levels(run_rows, attack) -> dict:
     """{regime: [half-accuracy level of each network]} for ``attack``."""
     out = {}
     for regime in REGIMES:
-        nets = sorted({r["seed"] for r in run_rows if r["regime"] == regime}, key=str)
-        for seed in nets:
-            rows = [r for r in run_rows if r["regime"] == regime and r["seed"] == seed and r["attack"] == attack]
+        nets = sorted({r["network"] for r in run_rows if r["regime"] == regime}, key=str)
+        for net in nets:
+            rows = [r for r in run_rows if r["regime"] == regime and r["network"] == net and r["attack"] == attack]
             out.setdefault(regime, []).append(half_accuracy_level([r["level"] for r in rows],
                                                                   [r["accuracy"] for r in rows]))
     return out
@@ -300,22 +300,46 @@ def _verdict_text(better, what) -> str:
     return "; ".join(parts) if parts else "no comparison"
 
 
+def network_rows(ctx: StudyContext, results: dict) -> list:
+    """One row per (regime, network, attack, level): accuracy under attack, the network's
+    clean accuracy and the mean loss."""
+    _, tasks = _tasks(ctx)
+    rows = []
+    for (regime, seed), task in tasks.items():
+        res = results[task["key"]]
+        clean = next(r["accuracy"] for r in res["rows"] if r["attack"] == "pgd" and r["level"] == 0)
+        rows += [{"regime": regime, "network": seed, **r, "clean_accuracy": clean} for r in res["rows"]]
+    return sorted(rows, key=lambda r: (r["regime"], str(r["network"]), r["kind"], r["attack"], r["level"]))
+
+
+def accuracy_drops(rows: list, attack: str, level) -> dict:
+    """{regime: [per-network drop from the clean accuracy to the accuracy under ``attack`` at
+    ``level``]}."""
+    return {regime: [r["clean_accuracy"] - r["accuracy"] for r in rows
+                     if r["regime"] == regime and r["attack"] == attack and r["level"] == level]
+            for regime in REGIMES}
+
+
+def claim_levels(ctx: StudyContext) -> dict:
+    """The levels at which the claims experiment compares the regimes: the middle shift bound
+    of the grid and the smallest positive number of deletions."""
+    s = settings(ctx)
+    return {"any_shift": s["example_epsilon"], "any_deletion": min((k for k in s["deletions"] if k > 0), default=0)}
+
+
 def summarize(ctx: StudyContext, results: dict) -> str:
     s = settings(ctx)
     _, tasks = _tasks(ctx)
     out = ctx.experiment_dir(NAME)
-    run_rows, examples, exact = [], {}, True
+    run_rows = network_rows(ctx, results)
+    examples, exact = {}, True
     for (regime, seed), task in tasks.items():
         res = results[task["key"]]
         exact &= bool(res["exact_deletion"])
-        clean = next(r["accuracy"] for r in res["rows"] if r["attack"] == "pgd" and r["level"] == 0)
-        for r in res["rows"]:
-            run_rows.append({"regime": regime, "seed": seed, **r, "clean_accuracy": clean})
         if res["example"] is not None and regime not in examples:
-            examples[regime] = {**res["example"], "seed": seed, "window": res["window"]}
-    run_rows.sort(key=lambda r: (r["regime"], str(r["seed"]), r["kind"], r["attack"], r["level"]))
+            examples[regime] = {**res["example"], "network": seed, "window": res["window"]}
     write_csv(out / "attack_runs.csv", run_rows,
-              ["regime", "seed", "kind", "attack", "level", "absolute_level", "accuracy", "clean_accuracy",
+              ["regime", "network", "kind", "attack", "level", "absolute_level", "accuracy", "clean_accuracy",
                "mean_loss"])
     agg = sorted(_aggregate(run_rows), key=lambda r: (r["regime"], r["kind"], r["attack"], r["level"]))
     write_csv(out / "attack.csv", agg)

@@ -3,7 +3,8 @@
 Bacho & Chu (2023) claim that relaxing the single-spike constraint gives (1) higher
 performance, (2) faster convergence, (3) similar sparsity, (4) comparable latency and
 (5) better robustness to noise. Every claim is judged from the per-network figures of the
-accuracy and noise experiments (the same trained networks: every seed of both regimes), with
+accuracy, noise and attack experiments (the same trained networks: every seed of both
+regimes), with
 an exact permutation test over networks (:mod:`multispike.study.stats`, alpha = 0.05):
 
 1. final test accuracy (and, beside it, the test accuracy of the validation-selected epoch);
@@ -11,7 +12,10 @@ an exact permutation test over networks (:mod:`multispike.study.stats`, alpha = 
    every run reached; a run that never reaches it counts as epochs + 1);
 3. spikes per sample (all layers) of the final network;
 4. mean decision time of the correctly classified test samples;
-5. accuracy drop from the clean input to the strongest level of each noise kind.
+5. accuracy drop from the clean input to the strongest level of each noise kind, and to the
+   strongest white-box attacks (any shift attack at the middle shift bound of the grid, any
+   deletion attack with the smallest number of deleted spikes; see
+   :func:`multispike.study.attack.claim_levels`).
 
 Directional claims (1, 2, 5) read "holds", "reversed" or "not significant". The claims of
 similarity (3, 4) hold when the multi-spike mean is within a factor 1.25 of the TTFS mean;
@@ -19,7 +23,7 @@ otherwise they read "does not hold" (significant difference) or "not significant
 """
 from __future__ import annotations
 
-from . import accuracy, noise
+from . import accuracy, attack, noise
 from .common import StudyContext, fmt, mean_std, write_csv
 from .report import md_table
 from .runner import write_json
@@ -30,8 +34,8 @@ TITLE = "The paper's claims: verdicts"
 
 
 def plan(ctx: StudyContext) -> list:
-    """The stages of the accuracy and noise experiments (their tasks run once)."""
-    stages = [accuracy.plan(ctx), noise.plan(ctx)]
+    """The stages of the accuracy, noise and attack experiments (their tasks run once)."""
+    stages = [accuracy.plan(ctx), noise.plan(ctx), attack.plan(ctx)]
     depth = max(len(p) for p in stages)
     return [[t for p in stages if i < len(p) for t in p[i]] for i in range(depth)]
 
@@ -77,6 +81,13 @@ def verdicts(ctx: StudyContext, results: dict) -> list:
     for kind, kind_levels in levels.items():
         add("better robustness", f"accuracy drop, {kind.replace('_', ' ')} at {kind_levels[-1]:g}",
             (drops[("ttfs", kind)], drops[("multispike", kind)]), False, "better", True)
+    attack_rows = attack.network_rows(ctx, results)
+    for family, level in attack.claim_levels(ctx).items():
+        what = f"shift attack at ε = {level:g} of the window" if family == "any_shift" else \
+            f"deletion attack, {level} spike{'s' if level != 1 else ''}"
+        drops = attack.accuracy_drops(attack_rows, family, level)
+        add("better robustness", f"accuracy drop, any {what}", (drops["ttfs"], drops["multispike"]),
+            False, "better", True)
     return out
 
 
@@ -97,7 +108,7 @@ def summarize(ctx: StudyContext, results: dict) -> str:
     table = [[r["claim"], r["measure"], pm(r["ttfs"], r["percent"]), pm(r["multispike"], r["percent"]),
               f"{r['n'][0]} / {r['n'][1]}", fmt(r["p"], 2), f"**{r['verdict']}**"] for r in rows]
     text = [f"## {TITLE}", "",
-            f"**Run.** The networks of the accuracy and noise experiments on {ctx.dataset} "
+            f"**Run.** The networks of the accuracy, noise and attack experiments on {ctx.dataset} "
             f"({ctx.scale} scale): mean ± std over trained networks, exact two-sided permutation "
             f"test of the difference of means (alpha = {ALPHA}). Directional claims: holds / "
             "reversed / not significant. Similarity claims hold when the multi-spike mean is within "
