@@ -294,7 +294,7 @@ def _selected_record(history: list, selected) -> dict:
     return next((r for r in history if r["epoch"] == selected), {}) if selected else {}
 
 
-def _open_run_folder(out: Path, config: TrainConfig, resume: bool, overwrite: bool, log):
+def _open_run_folder(out: Path, resume: bool, overwrite: bool, log):
     """Check the folder, clean stale temporaries, and return the stored state to resume
     (None for a new run)."""
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -341,7 +341,7 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
         raise ValueError(f"config is None but {out} holds no run to resume")
     config = resolve_config(config)
     last_path, best_path = out / "last.pt", out / "best.pt"
-    state = _open_run_folder(out, config, resume, overwrite, log)
+    state = _open_run_folder(out, resume, overwrite, log)
 
     torch.manual_seed(config.seed)
     data = load_data(config)
