@@ -173,6 +173,8 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
         return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
     if config.lr_schedule == "exponential":
         return config.lr * config.lr_gamma ** epoch
+    if config.lr_schedule == "step":
+        return max(config.lr * 0.5 ** (epoch // config.lr_halving_epochs), config.lr_min)
     return config.lr
 
 
