@@ -61,7 +61,7 @@ def _image_ttfs(dataset):
         name=f"{dataset}-ttfs", dataset=dataset, hidden=[800], tau_s=0.13,
         thresholds=[0.7, 2.0], resets=None, max_spikes=[1, 1], t_max=1.0,
         init=["uniform:0:1", "uniform:0:1"], t_window=0.1, loss="ttfs", tau_loss=0.005,
-        lr=0.002, batch_size=50, epochs=100)
+        silent_label_penalty=SILENT_PENALTY, lr=0.002, batch_size=50, epochs=100)
 
 
 def _fashion_multispike():
@@ -95,7 +95,8 @@ def _yinyang_ttfs():
         name="yinyang-ttfs", dataset="yinyang", hidden=[200], tau_s=1.0,
         thresholds=[1.0, 1.0], resets=None, max_spikes=[1, 1], t_max=8.0,
         init=["normal:1.5:0.8", "normal:0.5:0.8"], t_early=0.15, t_late=2.0, bias_time=0.9,
-        loss="ttfs", tau_loss=0.05, lr=0.005, batch_size=100, epochs=80, lr_schedule="cosine")
+        loss="ttfs", tau_loss=0.05, silent_label_penalty=SILENT_PENALTY, lr=0.005, batch_size=100,
+        epochs=80, lr_schedule="cosine")
 
 
 PRESETS = {
