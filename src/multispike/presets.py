@@ -14,11 +14,12 @@ Fashion-MNIST presets: the authors' 784-400-400-10 network, tau_s = 0.13, window
 * TTFS (ours; the paper has no TTFS Fashion-MNIST network): the same layer sizes with one
   spike per neuron and the MNIST TTFS settings (uniform(0, 1), t_max 1.0, lr 0.002, batch 50,
   tau_loss 0.005); the first hidden layer keeps MNIST's threshold 0.7 (same fan-in) and the
-  two layers fed by 400 neurons take THRESH_400, chosen on the validation split.
+  two layers fed by 400 neurons take 2.0, which did better than 1.0 on the validation split
+  (last 5000 training images) in a short run (``docs/runs/loss/sweep_fashion_ttfs.sh``).
 
-Every TTFS preset adds the silent-label term of :func:`losses.ttfs_cross_entropy` (a label
-neuron that does not fire is driven towards its threshold through its peak membrane
-potential), so that a label neuron that fell silent is revived.
+Every TTFS preset adds the silent-label term :func:`losses.silent_label_loss` with weight 1
+(the term is dimensionless, in units of the threshold): a label neuron that does not fire is
+driven towards its threshold through its peak membrane potential, so that it is revived.
 
 Yin-Yang presets (ours; the paper does not fix them): 5 inputs (x, y, 1-x, 1-y and a bias
 spike) encoded as in Fast & Deep between t_early = 0.15 and t_late = 2.0 with the bias at
@@ -42,9 +43,6 @@ from .config import TrainConfig
 
 __all__ = ["PRESETS", "get_preset", "DEFAULT_PRESET"]
 
-THRESH_400 = 1.0
-SILENT_PENALTY = 1.0
-
 _N_CLASSES = {"mnist": 10, "fashion-mnist": 10, "emnist-balanced": 47}
 
 
@@ -61,7 +59,7 @@ def _image_ttfs(dataset):
         name=f"{dataset}-ttfs", dataset=dataset, hidden=[800], tau_s=0.13,
         thresholds=[0.7, 2.0], resets=None, max_spikes=[1, 1], t_max=1.0,
         init=["uniform:0:1", "uniform:0:1"], t_window=0.1, loss="ttfs", tau_loss=0.005,
-        silent_label_penalty=SILENT_PENALTY, lr=0.002, batch_size=50, epochs=100)
+        silent_label_penalty=1.0, lr=0.002, batch_size=50, epochs=100)
 
 
 def _fashion_multispike():
@@ -76,9 +74,9 @@ def _fashion_multispike():
 def _fashion_ttfs():
     return TrainConfig(
         name="fashion-mnist-ttfs", dataset="fashion-mnist", hidden=[400, 400], tau_s=0.13,
-        thresholds=[0.7, THRESH_400, THRESH_400], resets=None, max_spikes=[1, 1, 1], t_max=1.0,
+        thresholds=[0.7, 2.0, 2.0], resets=None, max_spikes=[1, 1, 1], t_max=1.0,
         init=["uniform:0:1"] * 3, t_window=0.1, loss="ttfs", tau_loss=0.005,
-        silent_label_penalty=SILENT_PENALTY, lr=0.002, batch_size=50, epochs=100)
+        silent_label_penalty=1.0, lr=0.002, batch_size=50, epochs=100)
 
 
 def _yinyang_multispike():
@@ -95,7 +93,7 @@ def _yinyang_ttfs():
         name="yinyang-ttfs", dataset="yinyang", hidden=[200], tau_s=1.0,
         thresholds=[1.0, 1.0], resets=None, max_spikes=[1, 1], t_max=8.0,
         init=["normal:1.5:0.8", "normal:0.5:0.8"], t_early=0.15, t_late=2.0, bias_time=0.9,
-        loss="ttfs", tau_loss=0.05, silent_label_penalty=SILENT_PENALTY, lr=0.005, batch_size=100,
+        loss="ttfs", tau_loss=0.05, silent_label_penalty=1.0, lr=0.005, batch_size=100,
         epochs=80, lr_schedule="cosine")
 
 
