@@ -176,3 +176,21 @@ def test_the_term_revives_a_silent_label_neuron():
     assert torch.equal(w_plain[2], w[2])  # the plain cross-entropy never touches its weights
     out, _ = train_output_layer(x, w, labels, p, penalty=1.0)
     assert label_fires(out).all()
+
+
+def test_peak_potential_gradient_equals_the_documented_formula():
+    # two excitatory inputs whose joint peak lies after the second one (an interior maximum)
+    tau_s = 0.5
+    tau = 2 * tau_s
+    t_in = torch.tensor([0.1, 0.3], dtype=torch.float64)
+    w = torch.tensor([[1.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    x = t_in.reshape(1, 2, 1).clone().requires_grad_(True)
+    peak_potential(x, w, tau_s)[0, 0].backward()
+    a = (w.detach()[0] * torch.exp(t_in / tau_s)).sum()
+    b = (w.detach()[0] * torch.exp(t_in / tau)).sum()
+    t_p = tau * torch.log(2 * a / b)
+    assert t_p > 0.3
+    s = t_p - t_in
+    assert torch.allclose(w.grad[0], tau * (torch.exp(-s / tau) - torch.exp(-s / tau_s)), rtol=1e-12)
+    assert torch.allclose(x.grad.reshape(2), w.detach()[0] * (torch.exp(-s / tau) - 2 * torch.exp(-s / tau_s)),
+                          rtol=1e-12)

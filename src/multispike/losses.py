@@ -20,11 +20,11 @@ Both losses are averaged over the batch.
 
   u_peak the largest potential on [first input, t_max] in closed form
   (:func:`membrane.peak_potential`), a function of the label neuron's input weights and input
-  spike times that exists whether or not the neuron fires. Its gradient (exact, through
-  autograd on the closed form) raises the weights of the inputs that arrive before the peak
-  in proportion to their kernel value there, lowers the weights of inhibitory ones, and moves
-  the hidden spike times so as to raise the peak; through the hidden layer's exact backward
-  pass it reaches every earlier layer. The term is continuous where it switches off: the label
+  spike times that exists whether or not the neuron fires. Its exact gradients (the equations
+  are in :mod:`membrane`) raise the weight of every input that arrives before the peak, in
+  proportion to its postsynaptic kernel at the peak, and move those inputs' spike times so as
+  to raise the peak; through the hidden layer's exact backward pass they reach every earlier
+  layer. The term is continuous where it switches off: the label
   neuron starts to fire exactly when u_peak reaches theta, where the term is 0. It is zero,
   with zero gradient, on a batch without a silent label neuron, so the loss is then the plain
   cross-entropy. This is the "dead neuron" remedy of exact TTFS training (a push that exists
@@ -76,7 +76,8 @@ def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None):
     more label neurons through the shared hidden layer, and training collapses into a fully
     silent output layer (seen on MNIST with the paper's TTFS settings).
     ``silent_time`` (for example the simulation end t_max) therefore stands in for the
-    missing spike time in the reported loss and such samples contribute no gradient.
+    missing spike time in the reported loss and such samples contribute no gradient here;
+    :func:`silent_label_loss` is the term that gives them one.
     With ``silent_time=None`` they give an infinite loss, as in the plain definition.
     """
     _check(out_times, labels)

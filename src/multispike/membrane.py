@@ -17,8 +17,14 @@ where u = 0 for every weight, is left out: if the potential is positive anywhere
 nothing, and if it is nowhere positive the peak is the largest of the remaining candidates,
 a value below zero that still depends on the weights. Every candidate is a closed-form
 expression of the weights and input times computed with torch operations, so autograd gives
-the exact gradient of the peak (at an interior maximum du/dt = 0, so moving t* adds nothing;
-at a window end the dependence on the end time is part of the expression).
+the exact gradient of the peak u_p = u(t_p): with s_j = t_p - t_j for the inputs before t_p,
+
+    du_p/dw_nj = tau (exp(-s_j/tau) - exp(-s_j/tau_s)),
+    du_p/dt_j  = w_nj (exp(-s_j/tau) - 2 exp(-s_j/tau_s))      (tau = 2 tau_s),
+
+plus, when the peak sits at a window end that is an input event t_e, the slope u'(t_e^-)
+added to du_p/dt_e (the peak moves with that event). At an interior maximum du/dt = 0, so the
+movement of t* itself adds nothing, and at t_max the end does not move.
 
 For a neuron that does not fire up to t_max this is its actual peak potential, and it lies
 below the threshold; for a neuron that fires it is the potential it would reach without reset.
