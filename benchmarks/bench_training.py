@@ -79,7 +79,7 @@ def bench_preset(name, data_dir, n_batches, infer_batch, rounds):
                 fwd[k] += time.perf_counter() - t0
             inputs.append(inp)
             outputs.append(times)
-        loss = compute_loss(config, outputs[-1], y)
+        loss = compute_loss(config, outputs[-1], y, net, inputs[-1])
         optimizer.zero_grad(set_to_none=True)
         grad = None
         for k in range(n_layers - 1, -1, -1):

@@ -10,7 +10,7 @@ __all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init"
 
 DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
 LOSSES = ("spike_count", "ttfs")
-SCHEDULES = ("constant", "cosine", "exponential")
+SCHEDULES = ("constant", "cosine", "exponential", "step")
 
 
 @dataclass
@@ -36,12 +36,15 @@ class TrainConfig:
     target_true: float = 15.0
     target_false: float = 3.0
     tau_loss: float = 0.005
+    silent_label_penalty: float = 0.0
     # optimisation
     lr: float = 0.003
     batch_size: int = 50
     epochs: int = 100
     lr_schedule: str = "constant"
     lr_gamma: float = 0.99
+    lr_halving_epochs: int = 10
+    lr_min: float = 0.0
     seed: int = 0
     # data
     data_dir: Optional[str] = None
@@ -82,7 +85,11 @@ class TrainConfig:
         for name in ("tau_s", "lr", "t_window", "tau_loss"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("batch_size", "epochs", "eval_batch_size"):
+        if not self.silent_label_penalty >= 0:
+            raise ValueError(f"silent_label_penalty must be >= 0, got {self.silent_label_penalty}")
+        if not 0 <= self.lr_min <= self.lr:
+            raise ValueError(f"lr_min must lie in [0, lr={self.lr}], got {self.lr_min}")
+        for name in ("batch_size", "epochs", "eval_batch_size", "lr_halving_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("train_size", "val_size", "test_size"):
@@ -143,11 +150,15 @@ HELP = {
     "target_true": "spike-count target of the labelled output neuron",
     "target_false": "spike-count target of the other output neurons",
     "tau_loss": "TTFS loss temperature: logits = -t_first / tau_loss",
+    "silent_label_penalty": "TTFS: weight of the term that raises a silent label neuron's peak "
+                            "membrane potential towards the threshold (0 = off)",
     "lr": "Adam learning rate",
     "batch_size": "training batch size",
     "epochs": "number of epochs",
     "lr_schedule": f"learning-rate schedule over epochs: {', '.join(SCHEDULES)}",
     "lr_gamma": "per-epoch factor of the exponential schedule",
+    "lr_halving_epochs": "step schedule: the learning rate halves every this many epochs",
+    "lr_min": "step schedule: the learning rate never falls below this floor",
     "seed": "random seed (weights, shuffling, generated data)",
     "data_dir": "folder with the data set files (Yin-Yang: the publication .npy files; "
                 "without it Yin-Yang data is generated)",

@@ -11,6 +11,26 @@
 
 Both losses are averaged over the batch; ``reduction="none"`` returns one loss per sample
 (``"sum"`` their sum), whose gradients are each sample's own.
+
+* Silent label neurons (TTFS): a sample whose label neuron does not fire gets no gradient from
+  the cross-entropy (its first spike time does not exist), so a label neuron that fell silent
+  on part of the input is never revived. :func:`silent_label_loss` adds, for those samples
+  only, the distance of the label neuron's peak membrane potential from the threshold:
+
+      L_silent = (1/N) sum_{i : label neuron y_i silent} (theta - u_peak(i, y_i)) / theta,
+
+  u_peak the largest potential on [first input, t_max] in closed form
+  (:func:`membrane.peak_potential`), a function of the label neuron's input weights and input
+  spike times that exists whether or not the neuron fires. Its exact gradients (the equations
+  are in :mod:`membrane`) raise the weight of every input that arrives before the peak, in
+  proportion to its postsynaptic kernel at the peak, and move those inputs' spike times so as
+  to raise the peak; through the hidden layer's exact backward pass they reach every earlier
+  layer. The term is continuous where it switches off: the label
+  neuron starts to fire exactly when u_peak reaches theta, where the term is 0. It is zero,
+  with zero gradient, on a batch without a silent label neuron, so the loss is then the plain
+  cross-entropy. This is the "dead neuron" remedy of exact TTFS training (a push that exists
+  for a silent neuron), made exact: instead of bumping the weights by a fixed amount, it
+  follows the gradient of how close the neuron came to firing.
 """
 from __future__ import annotations
 
@@ -18,7 +38,9 @@ import math
 
 import torch
 
-__all__ = ["ttfs_cross_entropy", "spike_count_loss", "spike_counts", "first_spike_times",
+from .membrane import peak_potential
+
+__all__ = ["ttfs_cross_entropy", "silent_label_loss", "spike_count_loss", "spike_counts", "first_spike_times",
            "predict_first_spike", "predict_spike_count", "predict"]
 
 
@@ -71,7 +93,8 @@ def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None, redu
     more label neurons through the shared hidden layer, and training collapses into a fully
     silent output layer (seen on MNIST with the paper's TTFS settings).
     ``silent_time`` (for example the simulation end t_max) therefore stands in for the
-    missing spike time in the reported loss and such samples contribute no gradient.
+    missing spike time in the reported loss and such samples contribute no gradient here;
+    :func:`silent_label_loss` is the term that gives them one.
     With ``silent_time=None`` they give an infinite loss, as in the plain definition.
     """
     _check(out_times, labels)
@@ -88,6 +111,32 @@ def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None, redu
     label_silent = silent[torch.arange(len(labels)), labels]
     per_sample = torch.where(label_silent, per_sample.detach(), per_sample)
     return _reduce(per_sample, reduction)
+
+
+def silent_label_loss(out_times, labels, in_times, weight, tau_s, threshold, t_max=math.inf):
+    """(1/N) sum over samples whose label neuron is silent of (theta - u_peak) / theta (see
+    the module docstring); 0 with zero gradient when no label neuron is silent.
+
+    ``in_times`` (batch, in_features, slots) are the output layer's input spike times (the
+    last hidden layer's output, with its autograd graph) and ``weight`` its (classes,
+    in_features) weights; ``tau_s``, ``threshold`` and ``t_max`` are the output layer's.
+    """
+    _check(out_times, labels)
+    if not (isinstance(threshold, (int, float)) and threshold > 0):
+        raise ValueError(f"threshold must be a number > 0, got {threshold!r}")
+    if not isinstance(in_times, torch.Tensor) or in_times.dim() != 3 or len(in_times) != len(labels):
+        raise ValueError(f"in_times must be a ({len(labels)}, in_features, slots) tensor, got "
+                         f"{getattr(in_times, 'shape', type(in_times).__name__)}")
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[0] != out_times.shape[1]:
+        raise ValueError(f"weight must be a ({out_times.shape[1]}, in_features) tensor, got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    labels = labels.long()
+    silent = torch.isinf(first_spike_times(out_times.detach())[torch.arange(len(labels)), labels])
+    if not bool(silent.any()):
+        return (0.0 * weight.sum()).to(out_times.dtype)
+    peak = peak_potential(in_times[silent], weight, tau_s, t_max)  # (silent samples, classes)
+    label_peak = peak.gather(1, labels[silent].unsqueeze(1)).squeeze(1)
+    return torch.relu(threshold - label_peak).sum() / (threshold * len(labels))
 
 
 class _SpikeCountLoss(torch.autograd.Function):

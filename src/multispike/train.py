@@ -29,7 +29,7 @@ from .config import TrainConfig, config_from_dict, parse_init
 from .data import generate_yinyang, load_image_dataset, load_yinyang
 from .encoding import encode_images, encode_yinyang
 from .functional import all_finite
-from .losses import predict, spike_count_loss, ttfs_cross_entropy
+from .losses import predict, silent_label_loss, spike_count_loss, ttfs_cross_entropy
 from .metrics import ActivityTotals, accumulate_activity
 from .network import SpikingNetwork
 from .presets import n_classes
@@ -149,10 +149,20 @@ def build_optimizer(config: TrainConfig, net: SpikingNetwork) -> torch.optim.Ada
     return torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)
 
 
-def compute_loss(config: TrainConfig, out_times, labels):
+def compute_loss(config: TrainConfig, out_times, labels, net=None, in_times=None):
+    """The config's loss; the TTFS silent-label term (``config.silent_label_penalty`` > 0)
+    also needs the network ``net`` and its output layer's input spike times ``in_times``."""
     if config.loss == "ttfs":
         silent = config.t_max if math.isfinite(config.t_max) else None
-        return ttfs_cross_entropy(out_times, labels, config.tau_loss, silent_time=silent)
+        loss = ttfs_cross_entropy(out_times, labels, config.tau_loss, silent_time=silent)
+        if config.silent_label_penalty > 0:
+            if net is None or in_times is None:
+                raise ValueError("silent_label_penalty > 0 needs the network (net) and the output "
+                                 "layer's input spike times (in_times)")
+            out = net.layers[-1]
+            loss = loss + config.silent_label_penalty * silent_label_loss(
+                out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
+        return loss
     return spike_count_loss(out_times, labels, config.target_true, config.target_false)
 
 
@@ -173,6 +183,8 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
         return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
     if config.lr_schedule == "exponential":
         return config.lr * config.lr_gamma ** epoch
+    if config.lr_schedule == "step":
+        return max(config.lr * 0.5 ** (epoch // config.lr_halving_epochs), config.lr_min)
     return config.lr
 
 
@@ -388,8 +400,9 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
             for i in batches:
                 idx = order[i:i + config.batch_size]
                 xb, yb = data.x_train[idx], data.y_train[idx]
-                out_times = net(xb)
-                loss = compute_loss(config, out_times, yb)
+                outputs = [xb, *net(xb, all_layers=True)]  # inputs of every layer, then the output
+                out_times = outputs[-1]
+                loss = compute_loss(config, out_times, yb, net, outputs[-2])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if all(all_finite(p.grad) for p in net.parameters() if p.grad is not None):

@@ -1,0 +1,110 @@
+"""The peak membrane potential of a layer's neurons in closed form, differentiable in torch.
+
+Without its own spikes (no reset) neuron n's potential is, with z = exp(t/tau), tau = 2 tau_s,
+
+    u(t)/tau = B(t)/z - A(t)/z^2,   A(t) = sum_{t_j < t} w_nj exp(t_j/tau_s),
+                                    B(t) = sum_{t_j < t} w_nj exp(t_j/tau),
+
+so between two consecutive input events t_k <= t < t_{k+1} (A, B fixed) it is a smooth
+function of t whose only stationary point, z* = 2A/B, is a maximum when A > 0 and B > 0:
+
+    u* = tau B^2 / (4A)   at   t* = tau ln(2A/B).
+
+The largest potential on [t_1, t_max] (t_1 the first input event) is therefore the largest of
+the window maxima u* whose t* lies inside their window and of the values at the window ends
+t_2, ..., t_n, t_max (u is continuous, input events only make its slope jump). The start t_1,
+where u = 0 for every weight, is left out: if the potential is positive anywhere this changes
+nothing, and if it is nowhere positive the peak is the largest of the remaining candidates,
+a value below zero that still depends on the weights. Every candidate is a closed-form
+expression of the weights and input times computed with torch operations, so autograd gives
+the exact gradient of the peak u_p = u(t_p): with s_j = t_p - t_j for the inputs before t_p,
+
+    du_p/dw_nj = tau (exp(-s_j/tau) - exp(-s_j/tau_s)),
+    du_p/dt_j  = w_nj (exp(-s_j/tau) - 2 exp(-s_j/tau_s))      (tau = 2 tau_s),
+
+plus, when the peak sits at a window end that is an input event t_e, the slope u'(t_e^-)
+added to du_p/dt_e (the peak moves with that event). At an interior maximum du/dt = 0, so the
+movement of t* itself adds nothing, and at t_max the end does not move.
+
+For a neuron that does not fire up to t_max this is its actual peak potential, and it lies
+below the threshold; for a neuron that fires it is the potential it would reach without reset.
+A and B are taken relative to the sample's first input event, so the exponentials stay finite
+while (t_max - t_1) / tau_s < ``MAX_SPAN`` in float64.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["peak_potential", "MAX_SPAN"]
+
+MAX_SPAN = 600.0
+
+
+def peak_potential(in_times: torch.Tensor, weight: torch.Tensor, tau_s: float,
+                   t_max: float = math.inf) -> torch.Tensor:
+    """Peak reset-free membrane potential of every neuron on [first input, t_max].
+
+    Args:
+        in_times: (batch, in_features, slots) input spike times, +inf = empty slot; events at
+            or after ``t_max`` are ignored.
+        weight: (out_features, in_features) synaptic weights.
+        tau_s: synaptic time constant; the membrane one is 2 tau_s.
+        t_max: end of the simulation (may be inf).
+
+    Returns (batch, out_features) in the dtype of ``in_times``, computed in float64, and 0 for
+    a sample without input events before ``t_max``.
+    """
+    if not isinstance(in_times, torch.Tensor) or in_times.dim() != 3:
+        raise ValueError("in_times must be a (batch, in_features, slots) tensor, got "
+                         f"{getattr(in_times, 'shape', type(in_times).__name__)}")
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != in_times.shape[1]:
+        raise ValueError(f"weight must be an (out_features, {in_times.shape[1]}) tensor, got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    if not (isinstance(tau_s, (int, float)) and math.isfinite(tau_s) and tau_s > 0):
+        raise ValueError(f"tau_s must be a finite number > 0, got {tau_s!r}")
+    if not (isinstance(t_max, (int, float)) and t_max > 0):
+        raise ValueError(f"t_max must be a number > 0 (may be inf), got {t_max!r}")
+    tau = 2.0 * tau_s
+    batch, n_in, slots = in_times.shape
+    if batch == 0 or n_in * slots == 0:
+        return (in_times.new_zeros(batch, weight.shape[0]) + 0 * weight.sum()).to(in_times.dtype)
+    times = in_times.to(torch.float64).reshape(batch, n_in * slots)
+    valid = torch.isfinite(times) & (times < t_max)
+    key = torch.where(valid, times, torch.full_like(times, math.inf))
+    order = key.detach().argsort(dim=1, stable=True)
+    valid = valid.gather(1, order)
+    t_ref = torch.where(valid[:, :1], key.detach().gather(1, order[:, :1]), 0.0)  # (batch, 1)
+    t = torch.where(valid, times.gather(1, order), t_ref)  # finite everywhere
+    horizon = t_max if math.isfinite(t_max) else t.max(dim=1, keepdim=True).values
+    if ((horizon - t_ref) * valid[:, :1]).max().item() / tau_s > MAX_SPAN:
+        raise ValueError(f"(t_max - first input time) / tau_s must stay below {MAX_SPAN} "
+                         "for the peak potential in float64; lower t_max")
+
+    source = torch.arange(n_in, device=times.device).repeat_interleave(slots)[order]
+    w = weight.to(torch.float64).t()[source] * valid.unsqueeze(-1)  # (batch, events, out)
+    s = (t - t_ref).unsqueeze(-1)
+    a = torch.cumsum(w * torch.exp(s / tau_s), dim=1)  # A after each event
+    b = torch.cumsum(w * torch.exp(s / tau), dim=1)  # B after each event
+
+    # window k runs from event k to event k+1 (to t_max after the last event)
+    next_valid = torch.cat([valid[:, 1:], torch.zeros_like(valid[:, :1])], dim=1)
+    next_t = torch.cat([t[:, 1:], t[:, :1]], dim=1)
+    end = torch.where(next_valid, next_t, torch.full_like(t, t_max))
+    has_end = valid & torch.isfinite(end)
+    z_end = torch.exp((torch.where(has_end, end, t_ref) - t_ref) / tau).unsqueeze(-1)
+    u_end = tau * (b / z_end - a / z_end ** 2)
+    u_end = torch.where(has_end.unsqueeze(-1), u_end, -math.inf)
+
+    rising = valid.unsqueeze(-1) & (a > 0) & (b > 0)
+    a_safe = torch.where(rising, a, 1.0)
+    b_safe = torch.where(rising, b, 1.0)
+    with torch.no_grad():
+        t_star = t_ref.unsqueeze(-1) + tau * torch.log(2 * a_safe / b_safe)
+        inside = rising & (t_star > t.unsqueeze(-1)) & (t_star < end.unsqueeze(-1))
+    u_star = torch.where(inside, tau * b_safe ** 2 / (4 * a_safe), -math.inf)
+
+    peak = torch.cat([u_end, u_star], dim=1).max(dim=1).values
+    peak = torch.where(torch.isinf(peak), 0.0, peak)
+    return peak.to(in_times.dtype)

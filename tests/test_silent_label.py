@@ -1,0 +1,196 @@
+"""Tests of the peak membrane potential (membrane.peak_potential) and the TTFS silent-label
+term (losses.silent_label_loss): closed form against a fine time grid, agreement with the
+exact forward pass on which neurons fire, float64 gradcheck, revival of a silent label
+neuron, and no change to the loss when no label neuron is silent."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from multispike.config import TrainConfig
+from multispike.functional import lif
+from multispike.losses import silent_label_loss, ttfs_cross_entropy
+from multispike.membrane import peak_potential
+from multispike.network import SpikingNetwork
+from multispike.train import compute_loss
+
+INF = math.inf
+
+
+def random_layer(seed, batch=4, n_in=6, slots=2, n_out=3, p_empty=0.2, w_mean=0.0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, n_in, slots, generator=g, dtype=torch.float64)
+    x[torch.rand(x.shape, generator=g, dtype=torch.float64) < p_empty] = INF
+    w = torch.randn(n_out, n_in, generator=g, dtype=torch.float64) + w_mean
+    return x, w
+
+
+def potential_on_grid(x, w, tau_s, grid):
+    """u(t) of every (sample, neuron) on ``grid`` by summing the PSP kernels, no reset."""
+    tau = 2 * tau_s
+    u = torch.zeros(x.shape[0], w.shape[0], len(grid), dtype=torch.float64)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            for t_j in x[i, j].tolist():
+                if math.isfinite(t_j):
+                    s = (grid - t_j).clamp(min=0)
+                    u[i] += w[:, j:j + 1] * tau * (torch.exp(-s / tau) - torch.exp(-s / tau_s))
+    return u
+
+
+@pytest.mark.parametrize("t_max", [1.3, INF])
+def test_peak_potential_matches_a_fine_time_grid(t_max):
+    x, w = random_layer(0, w_mean=0.5)
+    tau_s = 0.2
+    end = t_max if math.isfinite(t_max) else 10.0
+    grid = torch.linspace(0, end, 400_001, dtype=torch.float64)
+    x = torch.where(x < t_max, x, INF)
+    on_grid = potential_on_grid(x, w, tau_s, grid).max(-1).values
+    peak = peak_potential(x, w, tau_s, t_max)
+    positive = on_grid > 1e-3
+    assert positive.sum() >= 6  # the comparison covers real peaks
+    # the grid misses a peak at a kink by at most slope x step
+    assert torch.allclose(peak[positive], on_grid[positive], atol=2e-4, rtol=0)
+    assert (peak[~positive] <= 1e-3 + 2e-4).all()
+
+
+def test_peak_potential_of_one_input_spike():
+    # u(t) = w tau (exp(-s/tau) - exp(-s/tau_s)) peaks at s = tau ln 2 with u = w tau / 4
+    x = torch.tensor([[[0.3]]], dtype=torch.float64)
+    w = torch.tensor([[2.0], [-1.0]], dtype=torch.float64)
+    tau_s = 0.5
+    peak = peak_potential(x, w, tau_s)
+    assert peak[0, 0].item() == pytest.approx(2.0 * 1.0 / 4, rel=1e-12)
+    # an inhibitory input: no positive peak and no later event; the value at t_max is the peak
+    peak = peak_potential(x, w, tau_s, t_max=1.0)
+    s = 0.7
+    assert peak[0, 1].item() == pytest.approx(-1.0 * (math.exp(-s) - math.exp(-s / tau_s)), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_neuron_fires_exactly_when_its_peak_reaches_the_threshold(seed):
+    x, w = random_layer(seed, batch=20, n_in=8, slots=1, n_out=5, w_mean=0.6)
+    tau_s, threshold, t_max = 0.2, 0.15, 1.2
+    fired = torch.isfinite(lif(x, w, tau_s, threshold, max_spikes=1, t_max=t_max)).any(-1)
+    peak = peak_potential(x, w, tau_s, t_max)
+    clear = (peak - threshold).abs() > 1e-9
+    assert fired.any() and (~fired).any()
+    assert torch.equal(fired[clear], (peak >= threshold)[clear])
+
+
+@pytest.mark.parametrize("t_max", [1.1, INF])
+def test_peak_potential_gradcheck(t_max):
+    x, w = random_layer(3, batch=3, n_in=5, slots=2, n_out=3, w_mean=0.3)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x, w: peak_potential(x, w, 0.2, t_max), (x, w),
+                                    eps=1e-6, atol=1e-7)
+
+
+def test_peak_potential_rejects_bad_input():
+    x, w = random_layer(0)
+    with pytest.raises(ValueError, match="in_times"):
+        peak_potential(x[0], w, 0.2)
+    with pytest.raises(ValueError, match="weight"):
+        peak_potential(x, w[:, :3], 0.2)
+    with pytest.raises(ValueError, match="tau_s"):
+        peak_potential(x, w, 0.0)
+    with pytest.raises(ValueError, match="t_max"):
+        peak_potential(x, w, 0.001, t_max=10.0)
+
+
+def layer_with_a_silent_label(seed=0):
+    """Output layer (3 neurons) on 6 inputs; neuron 2 has small weights and stays silent."""
+    x, w = random_layer(seed, batch=6, n_in=6, slots=1, n_out=3, p_empty=0.0)
+    w = w.abs() * 0.8
+    w[2] *= 0.05
+    return x, w, dict(tau_s=0.2, threshold=0.15, t_max=2.0)
+
+
+def test_silent_label_loss_value_and_gradcheck():
+    x, w, p = layer_with_a_silent_label()
+    labels = torch.tensor([0, 2, 1, 2, 0, 2])
+    out = lif(x, w, p["tau_s"], p["threshold"], max_spikes=1, t_max=p["t_max"])
+    firing = labels != 2
+    assert torch.isinf(out[~firing, 2]).all() and torch.isfinite(out[firing, labels[firing]]).all()
+    loss = silent_label_loss(out, labels, x, w, **p)
+    peak = peak_potential(x, w, p["tau_s"], p["t_max"])[labels == 2, 2]
+    assert loss.item() == pytest.approx(((p["threshold"] - peak) / p["threshold"]).sum().item() / 6, rel=1e-12)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda x, w: silent_label_loss(out.detach(), labels, x, w, **p), (x, w), eps=1e-6, atol=1e-7)
+
+
+def test_without_a_silent_label_neuron_the_term_is_zero():
+    x, w, p = layer_with_a_silent_label()
+    labels = torch.tensor([0, 1, 1, 0, 0, 1])  # neurons 0 and 1 fire on every sample
+    w.requires_grad_(True)
+    out = lif(x, w, p["tau_s"], p["threshold"], max_spikes=1, t_max=p["t_max"])
+    term = silent_label_loss(out, labels, x, w, **p)
+    assert term.item() == 0.0
+    term.backward()
+    assert torch.equal(w.grad, torch.zeros_like(w))
+
+
+def test_compute_loss_equals_the_cross_entropy_without_silent_labels():
+    torch.manual_seed(0)
+    net = SpikingNetwork([4, 12, 3], tau_s=0.2, thresholds=[0.1, 0.1], max_spikes=1, t_max=2.0,
+                         inits=("uniform", 0.2, 1.0), dtype=torch.float64)
+    x = torch.rand(8, 4, 1, dtype=torch.float64) * 0.5
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    config = TrainConfig(loss="ttfs", hidden=[12], t_max=2.0, tau_loss=0.05, max_spikes=[1, 1],
+                         silent_label_penalty=3.0)
+    hidden, out = net(x, all_layers=True)
+    assert torch.isfinite(out).all()
+    with_term = compute_loss(config, out, labels, net, hidden)
+    plain = ttfs_cross_entropy(out, labels, 0.05, silent_time=2.0)
+    assert with_term.item() == plain.item()
+    with pytest.raises(ValueError, match="in_times"):
+        compute_loss(config, out, labels)
+
+
+def train_output_layer(x, w, labels, p, penalty, steps=200, lr=0.05):
+    w = w.clone().requires_grad_(True)
+    opt = torch.optim.SGD([w], lr=lr)
+    for _ in range(steps):
+        out = lif(x, w, p["tau_s"], p["threshold"], max_spikes=1, t_max=p["t_max"])
+        loss = ttfs_cross_entropy(out, labels, 0.05, silent_time=p["t_max"])
+        if penalty:
+            loss = loss + penalty * silent_label_loss(out, labels, x, w, **p)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out = lif(x, w.detach(), p["tau_s"], p["threshold"], max_spikes=1, t_max=p["t_max"])
+    return out, w.detach()
+
+
+def test_the_term_revives_a_silent_label_neuron():
+    x, w, p = layer_with_a_silent_label()
+    labels = torch.tensor([0, 2, 1, 2, 0, 2])
+    label_fires = lambda out: torch.isfinite(out[labels == 2, 2, 0])  # noqa: E731
+    out, w_plain = train_output_layer(x, w, labels, p, penalty=0.0)
+    assert not label_fires(out).any()
+    assert torch.equal(w_plain[2], w[2])  # the plain cross-entropy never touches its weights
+    out, _ = train_output_layer(x, w, labels, p, penalty=1.0)
+    assert label_fires(out).all()
+
+
+def test_peak_potential_gradient_equals_the_documented_formula():
+    # two excitatory inputs whose joint peak lies after the second one (an interior maximum)
+    tau_s = 0.5
+    tau = 2 * tau_s
+    t_in = torch.tensor([0.1, 0.3], dtype=torch.float64)
+    w = torch.tensor([[1.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    x = t_in.reshape(1, 2, 1).clone().requires_grad_(True)
+    peak_potential(x, w, tau_s)[0, 0].backward()
+    a = (w.detach()[0] * torch.exp(t_in / tau_s)).sum()
+    b = (w.detach()[0] * torch.exp(t_in / tau)).sum()
+    t_p = tau * torch.log(2 * a / b)
+    assert t_p > 0.3
+    s = t_p - t_in
+    assert torch.allclose(w.grad[0], tau * (torch.exp(-s / tau) - torch.exp(-s / tau_s)), rtol=1e-12)
+    assert torch.allclose(x.grad.reshape(2), w.detach()[0] * (torch.exp(-s / tau) - 2 * torch.exp(-s / tau_s)),
+                          rtol=1e-12)
