@@ -9,9 +9,30 @@ from torch import nn
 
 from . import functional
 from .config import check_init
-from .functional import LIFParameters, check_spike_times, lif_with_saturation
+from .functional import LIFParameters, check_spike_times, lif_layer
 
 __all__ = ["LIF"]
+
+
+def _draw_weight(weight: nn.Parameter, init) -> None:
+    """Fill ``weight`` from init = ("uniform", low, high) or ("normal", mean, std), drawn in
+    the order of its shape, so that a seed gives the same weights whatever the memory layout."""
+    kind, a, b = init
+    values = torch.empty(weight.shape, dtype=weight.dtype)
+    if kind == "uniform":
+        values.uniform_(a, b)
+    elif kind == "normal":
+        values.normal_(a, b)
+    else:
+        raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {init!r}")
+    with torch.no_grad():
+        weight.copy_(values)
+
+
+def _positive_int(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 class LIF(nn.Module):
@@ -31,9 +52,8 @@ class LIF(nn.Module):
                  threshold: float = 0.2, reset: float | None = None, max_spikes: int = 30,
                  t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        _positive_int("in_features", in_features)
+        _positive_int("out_features", out_features)
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
                             f"types), got {dtype}")
@@ -51,17 +71,7 @@ class LIF(nn.Module):
         self.n_saturated = 0
 
     def reset_parameters(self) -> None:
-        kind, a, b = self.init
-        # drawn in (out, in) order, so that a seed gives the same weights whatever the layout
-        values = torch.empty(self.weight.shape, dtype=self.weight.dtype)
-        if kind == "uniform":
-            values.uniform_(a, b)
-        elif kind == "normal":
-            values.normal_(a, b)
-        else:
-            raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {self.init!r}")
-        with torch.no_grad():
-            self.weight.copy_(values)
+        _draw_weight(self.weight, self.init)
 
     def _apply(self, fn, *args, **kwargs):
         """Refuse moves to another device or dtype the kernels cannot run (``.cuda()``,
@@ -86,10 +96,8 @@ class LIF(nn.Module):
     t_max = property(lambda self: self.params.t_max)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        p = self.params
         self._check_in_features(times)
-        out, saturated = lif_with_saturation(times, self.weight, p.tau_s, p.threshold, p.reset,
-                                             p.max_spikes, p.t_max)
+        out, saturated = lif_layer(times, self.weight, self.params)
         self.record_saturation(saturated)
         return out
 
@@ -103,7 +111,7 @@ class LIF(nn.Module):
         a network skip re-merging each hidden layer's output (``SpikingNetwork``). With
         ``events``, ``times`` may be None; ``emit_into`` passes the previous chunk's event
         lists back for their memory; ``keep_times=False`` skips writing the spike times
-        when event lists are emitted (None is returned for them); see ``functional._infer``.
+        when event lists are emitted (None is returned for them); see :func:`functional.infer_lif`.
         """
         if events is None:
             self._check_in_features(times)
@@ -112,7 +120,7 @@ class LIF(nn.Module):
                 times is not None and weight_t.dtype != times.dtype):
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
-        out, saturated, emitted = functional._infer(times, weight_t, self.params, events,
+        out, saturated, emitted = functional.infer_lif(times, weight_t, self.params, events,
                                                     emit_t_max, emit_into, keep_times)
         self.record_saturation(saturated)
         return out if emit_t_max is None else (out, emitted)
@@ -131,3 +139,4 @@ class LIF(nn.Module):
         p = self.params
         return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, threshold={p.threshold}, "
                 f"reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
+
