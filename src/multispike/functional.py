@@ -25,7 +25,8 @@ from .steps import (MergedEvents, SpikeLog, backpropagate_events, event_grads_to
                     merge_spike_events, neuron_blocks, simulate_events, sum_weight_gradient)
 
 __all__ = ["LIFParameters", "lif", "lif_layer", "lif_with_saturation", "infer_lif",
-           "check_spike_times"]
+           "check_spike_times", "conv_lif", "conv_lif_layer", "conv_lif_with_saturation",
+           "spike_pool2d"]
 
 
 @dataclass(frozen=True)
@@ -281,3 +282,7 @@ def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.in
     """
     return lif_with_saturation(times, weight, tau_s, threshold, reset, max_spikes, t_max)[0]
 
+
+# The convolutional layer and pooling, built on this module's validation (so imported last).
+from .convolution import (conv_lif, conv_lif_layer, conv_lif_with_saturation,  # noqa: E402
+                          spike_pool2d)

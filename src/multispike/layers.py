@@ -11,7 +11,7 @@ from . import functional
 from .config import check_init
 from .functional import LIFParameters, check_spike_times, lif_layer
 
-__all__ = ["LIF"]
+__all__ = ["LIF", "ConvLIF", "SpikePool2d"]
 
 
 def _draw_weight(weight: nn.Parameter, init) -> None:
@@ -140,3 +140,83 @@ class LIF(nn.Module):
         return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, threshold={p.threshold}, "
                 f"reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
 
+
+class ConvLIF(nn.Module):
+    """A convolutional layer of exact event-driven LIF neurons (the neuron of :class:`LIF`
+    with shared kernels; see :func:`multispike.functional.conv_lif`).
+
+    ``layer(times)`` maps (batch, in_channels, H, W, K_in) input spike times to
+    (batch, out_channels, H_out, W_out, max_spikes), ascending and +inf padded.
+    ``weight`` is (out_channels, in_channels, kH, kW) as in ``torch.nn.Conv2d``;
+    ``kernel_size`` is an int or a (kH, kW) pair, ``stride`` and ``padding`` ints.
+    After each call ``saturated`` holds the (batch, out_channels, H_out, W_out) mask of
+    neurons that hit ``max_spikes`` and ``n_saturated`` its count.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, tau_s: float,
+                 threshold: float, reset: float | None = None, max_spikes: int = 1,
+                 t_max: float = math.inf, stride: int = 1, padding: int = 0,
+                 init=("uniform", -1.0, 1.0), dtype=torch.float32):
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.out_channels = _positive_int("out_channels", out_channels)
+        pair = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
+        if len(pair) != 2:
+            raise ValueError(f"kernel_size must be an int or a (kH, kW) pair, got {kernel_size!r}")
+        self.kernel_size = (_positive_int("kernel_size", pair[0]), _positive_int("kernel_size", pair[1]))
+        self.stride = _positive_int("stride", stride)
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+        self.padding = padding
+        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+        functional.check_layer_size(out_channels, self.params.max_spikes)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size,
+                                               dtype=dtype))
+        self.init = tuple(init)
+        self.reset_parameters()
+        self.saturated: torch.Tensor | None = None
+        self.n_saturated = 0
+
+    def reset_parameters(self) -> None:
+        _draw_weight(self.weight, self.init)
+
+    tau_s = property(lambda self: self.params.tau_s)
+    threshold = property(lambda self: self.params.threshold)
+    reset = property(lambda self: self.params.reset)
+    max_spikes = property(lambda self: self.params.max_spikes)
+    t_max = property(lambda self: self.params.t_max)
+
+    def output_shape(self, height: int, width: int) -> tuple[int, int]:
+        """(H_out, W_out) for an input of height x width."""
+        k_h, k_w = self.kernel_size
+        return ((height + 2 * self.padding - k_h) // self.stride + 1,
+                (width + 2 * self.padding - k_w) // self.stride + 1)
+
+    def forward(self, times: torch.Tensor) -> torch.Tensor:
+        out, saturated = functional.conv_lif_layer(times, self.weight, self.params,
+                                                   self.stride, self.padding)
+        self.saturated = saturated
+        self.n_saturated = int(np.count_nonzero(saturated.numpy()))
+        return out
+
+    def extra_repr(self) -> str:
+        p = self.params
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, tau_s={p.tau_s}, "
+                f"threshold={p.threshold}, reset={p.reset}, max_spikes={p.max_spikes}, "
+                f"t_max={p.t_max}")
+
+
+class SpikePool2d(nn.Module):
+    """Spike pooling (:func:`multispike.functional.spike_pool2d`): (B, C, H, W, K) ->
+    (B, C, H // s, W // s, s * s * K), the union of each s x s window's spike trains."""
+
+    def __init__(self, kernel_size: int = 2):
+        super().__init__()
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+
+    def forward(self, times: torch.Tensor) -> torch.Tensor:
+        return functional.spike_pool2d(times, self.kernel_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
