@@ -10,7 +10,7 @@ __all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init"
 
 DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
 LOSSES = ("spike_count", "ttfs")
-SCHEDULES = ("constant", "cosine", "exponential")
+SCHEDULES = ("constant", "cosine", "exponential", "step")
 
 
 @dataclass
@@ -20,6 +20,7 @@ class TrainConfig:
     name: str = "custom"
     dataset: str = "yinyang"
     hidden: list = field(default_factory=lambda: [120])
+    architecture: Optional[str] = None  # e.g. "15c5-p2-40c5-p2-300-10"; replaces hidden
     tau_s: float = 1.0
     thresholds: list = field(default_factory=lambda: [1.0, 1.0])
     resets: Optional[list] = None
@@ -42,6 +43,8 @@ class TrainConfig:
     epochs: int = 100
     lr_schedule: str = "constant"
     lr_gamma: float = 0.99
+    lr_step: int = 10  # the step schedule multiplies lr by lr_gamma every lr_step epochs
+    lr_min: float = 0.0  # ... but not below lr_min
     seed: int = 0
     # data
     data_dir: Optional[str] = None
@@ -52,6 +55,8 @@ class TrainConfig:
 
     @property
     def n_layers(self) -> int:
+        if self.architecture:
+            return len(neuron_layers(self.architecture))
         return len(self.hidden) + 1
 
     @property
@@ -66,7 +71,7 @@ class TrainConfig:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
-        n = self.n_layers
+        n = self.n_layers  # an architecture that does not parse raises here
         for name in ("thresholds", "max_spikes", "init") + (("resets",) if self.resets is not None else ()):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} values {getattr(self, name)!r}, "
@@ -82,7 +87,7 @@ class TrainConfig:
         for name in ("tau_s", "lr", "t_window", "tau_loss"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("batch_size", "epochs", "eval_batch_size"):
+        for name in ("batch_size", "epochs", "eval_batch_size", "lr_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("train_size", "val_size", "test_size"):
@@ -96,6 +101,12 @@ class TrainConfig:
         for spec in self.init:
             parse_init(spec)
         return self
+
+
+def neuron_layers(architecture: str) -> list:
+    """The layers with neurons (convolution, fully connected) of an architecture spec."""
+    from .architecture import Pool, parse_architecture
+    return [layer for layer in parse_architecture(architecture)[1] if not isinstance(layer, Pool)]
 
 
 def parse_init(spec: str):
@@ -129,6 +140,8 @@ HELP = {
     "name": "a label for the run",
     "dataset": f"one of {', '.join(DATASETS)}",
     "hidden": "hidden layer sizes, comma separated (e.g. 800 or 400,400)",
+    "architecture": "layers after the input, replacing --hidden, e.g. 15c5-p2-40c5-p2-300-10 "
+                    "(15 channels 5x5 conv, 2x2 spike pooling, ..., 10 outputs)",
     "tau_s": "synaptic time constant of every layer; the membrane one is 2*tau_s",
     "thresholds": "firing threshold per layer (hidden..., output), comma separated",
     "resets": "amount subtracted from u at a spike, per layer; default: the threshold",
@@ -147,7 +160,9 @@ HELP = {
     "batch_size": "training batch size",
     "epochs": "number of epochs",
     "lr_schedule": f"learning-rate schedule over epochs: {', '.join(SCHEDULES)}",
-    "lr_gamma": "per-epoch factor of the exponential schedule",
+    "lr_gamma": "per-epoch factor of the exponential schedule, per-step factor of the step one",
+    "lr_step": "step schedule: epochs between two lr_gamma steps",
+    "lr_min": "step schedule: the learning rate never goes below this",
     "seed": "random seed (weights, shuffling, generated data)",
     "data_dir": "folder with the data set files (Yin-Yang: the publication .npy files; "
                 "without it Yin-Yang data is generated)",
