@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from .functional import LIFParameters, all_finite, check_layer_size, check_spike_times
-from .kernels import EventBuffers, infer_events
 from .kernels.conv import ConvGeometry, count_position_events, gather_position_grads, spread_events
 from .steps import (SpikeLog, backpropagate_events, event_grads_to_slots, merge_spike_events,
                     simulate_events, sum_weight_gradient)
@@ -82,7 +81,7 @@ def _patch_weight(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(1, 2, 3, 0).reshape(-1, weight.shape[0]).contiguous()
 
 
-def _spread(times, g: ConvGeometry, k, factors: bool):
+def _spread(times, g: ConvGeometry, k):
     """Merge each sample's spikes and copy them to the positions that see them. Returns the
     merged events, the per-position counts (batch, P) and the position rows."""
     batch = times.shape[0]
@@ -95,11 +94,10 @@ def _spread(times, g: ConvGeometry, k, factors: bool):
     rows = batch * n_pos
     pos_times = torch.empty((rows, width), dtype=times.dtype)
     pos_patch, pos_event = (torch.empty((rows, width), dtype=torch.int32) for _ in range(2))
-    shape = (rows, width) if factors else (1, 1)
-    decay_s, decay, z_end = (torch.empty(shape, dtype=times.dtype) for _ in range(3))
+    decay_s, decay, z_end = (torch.empty((rows, width), dtype=times.dtype) for _ in range(3))
     spread_events(events.times.numpy(), events.source.numpy(), events.count.numpy(), g, k,
                   counts.numpy(), pos_times.numpy(), pos_patch.numpy(), pos_event.numpy(),
-                  decay_s.numpy(), decay.numpy(), z_end.numpy(), factors=factors)
+                  decay_s.numpy(), decay.numpy(), z_end.numpy())
     return events, counts, (pos_times, pos_patch, pos_event, decay_s, decay, z_end)
 
 
@@ -110,21 +108,30 @@ def _to_maps(values: torch.Tensor, batch: int, g: ConvGeometry) -> torch.Tensor:
     return maps.permute(0, 3, 1, 2, *range(4, 4 + len(rest))).contiguous()
 
 
+def _simulate(times, weight, params: LIFParameters, g: ConvGeometry):
+    """The forward pass: (spike times and saturation as position rows, what the backward
+    pass needs). Inference uses it too: the spike log costs less than the inference
+    kernel's per-row set-up on the many short rows of a convolution."""
+    k = params.constants(times.dtype)
+    weight_t = _patch_weight(weight)
+    events, counts, rows = _spread(times, g, k)
+    pos_times, pos_patch, pos_event, decay_s, decay, z_end = rows
+    out, saturated, log = simulate_events(pos_times, pos_patch, counts.view(-1), decay_s,
+                                          decay, z_end, weight_t, k, params.max_spikes, 1)
+    saved = (weight_t, events.slot, events.count, counts, pos_patch, pos_event, decay_s, decay,
+             *log)
+    return out, saturated, saved
+
+
 class _ConvLIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, params: LIFParameters, g: ConvGeometry):
         batch = times.shape[0]
-        k = params.constants(times.dtype)
-        weight_t = _patch_weight(weight)
-        events, counts, rows = _spread(times, g, k, factors=True)
-        pos_times, pos_patch, pos_event, decay_s, decay, z_end = rows
-        out, saturated, log = simulate_events(pos_times, pos_patch, counts.view(-1), decay_s,
-                                              decay, z_end, weight_t, k, params.max_spikes, 1)
+        out, saturated, saved = _simulate(times, weight, params, g)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
         ctx.weight_shape = tuple(weight.shape)
-        ctx.save_for_backward(weight_t, events.slot, events.count, counts, pos_patch,
-                              pos_event, decay_s, decay, *log)
+        ctx.save_for_backward(*saved)
         saturated = _to_maps(saturated, batch, g)
         ctx.mark_non_differentiable(saturated)
         return _to_maps(out, batch, g), saturated
@@ -154,20 +161,6 @@ class _ConvLIFFunction(torch.autograd.Function):
         return grad_times, grad_weight, None, None
 
 
-def _infer(times, weight, params: LIFParameters, g: ConvGeometry):
-    """Inference without autograd or spike log (the inference kernel on the positions)."""
-    batch = times.shape[0]
-    k = params.constants(times.dtype)
-    weight_t = _patch_weight(weight)
-    _, counts, rows = _spread(times, g, k, factors=False)
-    n_rows = counts.numel()
-    out = torch.empty((n_rows, weight_t.shape[1], params.max_spikes), dtype=times.dtype)
-    saturated = torch.empty((n_rows, weight_t.shape[1]), dtype=torch.bool)
-    infer_events(EventBuffers(rows[0].numpy(), rows[1].numpy(), counts.view(-1).numpy()),
-                 weight_t.numpy(), k, 1, out.numpy(), saturated.numpy())
-    return _to_maps(out, batch, g), _to_maps(saturated, batch, g)
-
-
 def conv_lif_layer(times, weight, params: LIFParameters, stride=1, padding=0):
     """:func:`conv_lif_with_saturation` with the layer's constants as one validated
     :class:`~multispike.functional.LIFParameters` record (as :class:`multispike.ConvLIF`
@@ -180,7 +173,8 @@ def conv_lif_layer(times, weight, params: LIFParameters, stride=1, padding=0):
     weight = weight.to(times.dtype)
     if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
         return _ConvLIFFunction.apply(times, weight, params, g)
-    return _infer(times, weight, params, g)
+    out, saturated, _ = _simulate(times.detach(), weight.detach(), params, g)
+    return _to_maps(out, times.shape[0], g), _to_maps(saturated, times.shape[0], g)
 
 
 def conv_lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=1,

@@ -63,7 +63,7 @@ def count_position_events(event_source, n_events, g, counts):
 
 @njit(parallel=True, cache=True)
 def spread_events(event_times, event_source, n_events, g, k, counts, pos_times, pos_patch,
-                  pos_event, pos_decay_s, pos_decay, pos_z_end, factors):
+                  pos_event, pos_decay_s, pos_decay, pos_z_end):
     """Copy each sample's merged events to the positions whose receptive field holds them.
 
     Parameters
@@ -76,8 +76,7 @@ def spread_events(event_times, event_source, n_events, g, k, counts, pos_times, 
         position) pairs (row b P + p): times, patch index (c kH + ky) kW + kx (the row of
         the transposed weight) and the index of the event in the sample's merged list;
         events keep their merged order (ties in slot order)
-    pos_decay_s, pos_decay, pos_z_end : (batch * P, S') the rows' window factors, written
-        only with ``factors`` (the inference kernels compute them themselves)
+    pos_decay_s, pos_decay, pos_z_end : (batch * P, S') the rows' window factors
     """
     plane = g.height * g.width
     area = g.kernel_h * g.kernel_w
@@ -104,10 +103,9 @@ def spread_events(event_times, event_source, n_events, g, k, counts, pos_times, 
                     pos_patch[base + p, i] = c * area + ky * g.kernel_w + kx
                     pos_event[base + p, i] = e
                     fill[p] = i + 1
-        if factors:
-            for p in range(n_pos):
-                window_factors(pos_times[base + p], counts[b, p], k.tau_s, k.tau, k.t_max,
-                               pos_decay_s[base + p], pos_decay[base + p], pos_z_end[base + p])
+        for p in range(n_pos):
+            window_factors(pos_times[base + p], counts[b, p], k.tau_s, k.tau, k.t_max,
+                           pos_decay_s[base + p], pos_decay[base + p], pos_z_end[base + p])
 
 
 @njit(parallel=True, cache=True)

@@ -233,6 +233,11 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
         if n0 >= n1:
             starts[:] = 0  # an empty block logs nothing
             continue
+        if n_events[b] == 0:  # no input (e.g. a blank part of an image): nothing fires
+            out_times[b, n0:n1] = np.inf
+            saturated[b, n0:n1] = False
+            starts[0] = 0
+            continue
         _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
                         decay[b], z_end[b], weight_t, k, out_times, saturated, log_slot[b],
                         log_record[b], out_times[0, 0], starts, log_spikes=True,
