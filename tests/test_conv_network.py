@@ -99,3 +99,13 @@ def test_mnist_conv_smoke(mnist_data_dir, tmp_path):
     data = load_data(loaded_config)
     again = evaluate(net, data.x_test, data.y_test, loaded_config.prediction_rule)
     assert again["accuracy"] == result["final_test_accuracy"]
+
+
+def test_study_takes_the_convolutional_presets(tmp_path):
+    from multispike.study.common import StudyContext, regime_config
+    ctx = StudyContext(out=tmp_path, dataset="mnist-conv")
+    assert regime_config(ctx, "multispike").name == "mnist-conv"
+    ttfs = regime_config(ctx, "ttfs")
+    assert ttfs.name == "mnist-conv-ttfs" and ttfs.dataset == "mnist" and ttfs.n_layers == 4
+    assert regime_config(StudyContext(out=tmp_path, dataset="fashion-mnist-conv"),
+                         "ttfs").dataset == "fashion-mnist"
