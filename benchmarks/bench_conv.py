@@ -45,13 +45,13 @@ def train_step(net, optimizer, config, x, y, fwd, bwd):
     for k, (layer, pool) in enumerate(zip(net.layers, net.pools)):
         t0 = time.perf_counter()
         inp = times.detach().requires_grad_(k > 0)
-        out = layer(inp if inp.dim() == 3 or not isinstance(layer, multispike.LIF)
-                    else inp.reshape(len(x), -1, inp.shape[-1]))
+        flat = isinstance(layer, multispike.LIF)
+        times = layer(inp.reshape(len(x), -1, inp.shape[-1]) if flat else inp)
         if pool:
-            out = spike_pool2d(out, pool)
+            times = spike_pool2d(times, pool)
         fwd[k] += time.perf_counter() - t0
         inputs.append(inp)
-        fed.append(out)
+        fed.append(times)
     loss = compute_loss(config, fed[-1], y)
     optimizer.zero_grad(set_to_none=True)
     grad = None
