@@ -80,7 +80,7 @@ def test_conv_presets_and_old_configs():
     old = {k: v for k, v in vars(get_preset("mnist-multispike")).items()
            if k not in ("architecture", "lr_step", "lr_min")}
     assert config_from_dict(old).architecture is None and config_from_dict(old).n_layers == 2
-    with pytest.raises(ValueError, match="thresholds needs 4 values"):
+    with pytest.raises(ValueError, match="thresholds has 2 values .* gives 4 layer"):
         get_preset("mnist-conv", thresholds=[0.1, 0.1])
 
 

@@ -74,8 +74,10 @@ class TrainConfig:
         n = self.n_layers  # an architecture that does not parse raises here
         for name in ("thresholds", "max_spikes", "init") + (("resets",) if self.resets is not None else ()):
             if len(getattr(self, name)) != n:
+                layers = (f"architecture = {self.architecture!r}" if self.architecture
+                          else f"hidden = {self.hidden}")
                 raise ValueError(f"{name} has {len(getattr(self, name))} values {getattr(self, name)!r}, "
-                                 f"but hidden = {self.hidden} gives {n} layer(s) (hidden and output): "
+                                 f"but {layers} gives {n} layer(s) (hidden and output): "
                                  f"give one value per layer")
         for name in ("thresholds",) + (("resets",) if self.resets is not None else ()):
             if not all(v > 0 for v in getattr(self, name)):

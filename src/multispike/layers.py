@@ -29,6 +29,27 @@ def _draw_weight(weight: nn.Parameter, init) -> None:
         weight.copy_(values)
 
 
+def _check_move(fn, dtype) -> None:
+    """Refuse moves to another device or dtype the kernels cannot run (``.cuda()``,
+    ``.to("cuda")``, ``.half()``) with a clear error, before anything is moved."""
+    try:
+        probe = fn(torch.zeros(1, dtype=dtype))
+    except (AssertionError, RuntimeError) as exc:
+        raise ValueError(f"multispike layers run on the CPU only (numba kernels); this "
+                         f"move failed: {exc}") from None
+    if probe.device.type != "cpu":
+        raise ValueError(f"multispike layers run on the CPU only (numba kernels); "
+                         f"cannot move to device {probe.device}")
+    if probe.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"multispike layers compute in float32 or float64, not {probe.dtype}")
+
+
+def _check_dtype(dtype) -> None:
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
+                        f"types), got {dtype}")
+
+
 def _positive_int(name, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -54,9 +75,7 @@ class LIF(nn.Module):
         super().__init__()
         _positive_int("in_features", in_features)
         _positive_int("out_features", out_features)
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
-                            f"types), got {dtype}")
+        _check_dtype(dtype)
         self.in_features = in_features
         self.out_features = out_features
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
@@ -74,18 +93,7 @@ class LIF(nn.Module):
         _draw_weight(self.weight, self.init)
 
     def _apply(self, fn, *args, **kwargs):
-        """Refuse moves to another device or dtype the kernels cannot run (``.cuda()``,
-        ``.to("cuda")``, ``.half()``) with a clear error, before anything is moved."""
-        try:
-            probe = fn(torch.zeros(1, dtype=self.weight.dtype))
-        except (AssertionError, RuntimeError) as exc:
-            raise ValueError(f"multispike layers run on the CPU only (numba kernels); this "
-                             f"move failed: {exc}") from None
-        if probe.device.type != "cpu":
-            raise ValueError(f"multispike layers run on the CPU only (numba kernels); "
-                             f"cannot move to device {probe.device}")
-        if probe.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"multispike layers compute in float32 or float64, not {probe.dtype}")
+        _check_move(fn, self.weight.dtype)
         return super()._apply(fn, *args, **kwargs)
 
     # the constants, readable as attributes
@@ -168,17 +176,22 @@ class ConvLIF(nn.Module):
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
             raise ValueError(f"padding must be an int >= 0, got {padding!r}")
         self.padding = padding
+        _check_dtype(dtype)
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
         functional.check_layer_size(out_channels, self.params.max_spikes)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size,
                                                dtype=dtype))
-        self.init = tuple(init)
+        self.init = check_init(tuple(init) if isinstance(init, list) else init)
         self.reset_parameters()
         self.saturated: torch.Tensor | None = None
         self.n_saturated = 0
 
     def reset_parameters(self) -> None:
         _draw_weight(self.weight, self.init)
+
+    def _apply(self, fn, *args, **kwargs):
+        _check_move(fn, self.weight.dtype)
+        return super()._apply(fn, *args, **kwargs)
 
     tau_s = property(lambda self: self.params.tau_s)
     threshold = property(lambda self: self.params.threshold)
