@@ -118,9 +118,9 @@ def test_gradcheck_with_neuron_blocks(monkeypatch, n_blocks):
         (_finite_or_zero(out) * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
         return out.detach(), x.grad.clone(), w.grad.clone()
 
-    monkeypatch.setattr(F, "_n_blocks", lambda batch, n_out: 1)
+    monkeypatch.setattr(F, "neuron_blocks", lambda batch, n_out: 1)
     reference = outputs_and_grads()
-    monkeypatch.setattr(F, "_n_blocks", lambda batch, n_out: n_blocks)
+    monkeypatch.setattr(F, "neuron_blocks", lambda batch, n_out: n_blocks)
     blocked = outputs_and_grads()
     assert torch.isfinite(reference[0]).sum(-1).max() >= 3
     assert torch.equal(reference[0], blocked[0])
@@ -136,9 +136,9 @@ def test_weight_gradient_in_either_memory_layout(monkeypatch, n_chunks):
     back in that layout without a transpose. A plain (out, in) weight gets its gradient in
     its own layout. Both must agree, whatever the number of partial-sum chunks."""
     import multispike
-    import multispike.functional as F
+    import multispike.steps as steps
 
-    monkeypatch.setattr(F, "_backward_chunks", lambda batch: n_chunks)
+    monkeypatch.setattr(steps, "backward_chunks", lambda batch: n_chunks)
     torch.manual_seed(0)
     layer = multispike.LIF(7, 5, tau_s=0.2, threshold=0.3, max_spikes=6, init=("uniform", -1.0, 3.0),
                            dtype=torch.float64)

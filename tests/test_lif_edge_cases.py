@@ -147,7 +147,7 @@ def test_inference_path_matches_training_path(dtype):
 @pytest.mark.parametrize("kind", ["spread", "ties", "clustered", "one value"])
 def test_event_merge_is_a_stable_time_sort(kind):
     """The merged event list equals a stable sort of the spike slots earlier than t_max."""
-    from multispike.functional import _merge_events
+    from multispike.functional import LIFParameters, _merge_events
     g = torch.Generator().manual_seed(4)
     x = torch.rand(5, 30, 4, generator=g, dtype=torch.float64)
     if kind == "ties":
@@ -159,7 +159,8 @@ def test_event_merge_is_a_stable_time_sort(kind):
     x[torch.rand(x.shape, generator=g, dtype=torch.float64) < 0.3] = INF
     t_max = 0.8
     tau_s = 0.1
-    times, slot, source, n_events, decay_s, decay, z_end = _merge_events(x, t_max, tau_s)
+    times, slot, source, n_events, decay_s, decay, z_end = _merge_events(
+        x, LIFParameters.create(tau_s, 1.0, t_max=t_max).constants(x.dtype))
     for b in range(len(x)):
         flat = x[b].reshape(-1).numpy()
         keep = np.flatnonzero(flat < t_max)
@@ -310,7 +311,7 @@ def test_network_inference_in_chunks_equals_one_pass(all_layers):
 def test_backward_chunks_do_not_change_gradients(monkeypatch, chunks):
     """The number of sample chunks (one per thread) only changes how the backward work is
     divided, not the gradients; more chunks than samples leaves some empty."""
-    from multispike import functional
+    from multispike import steps
     g = torch.Generator().manual_seed(6)
     x = torch.rand(7, 9, 2, generator=g, dtype=torch.float64)
     x[x > 0.8] = INF
@@ -325,7 +326,7 @@ def test_backward_chunks_do_not_change_gradients(monkeypatch, chunks):
         return xx.grad, w.grad
 
     reference = grads()
-    monkeypatch.setattr(functional, "_backward_chunks", lambda batch: chunks)
+    monkeypatch.setattr(steps, "backward_chunks", lambda batch: chunks)
     for a, b in zip(reference, grads()):
         assert a.abs().sum() > 0
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
@@ -349,9 +350,10 @@ def test_layer_infer_refuses_a_foreign_transposed_weight():
 def test_window_end_after_an_underflowing_gap():
     """A gap so long that exp(-gap / tau_s) underflows in float32: the window end is then
     taken directly, not as 1 / decay (which would make it infinite)."""
-    from multispike.functional import _merge_events
+    from multispike.functional import LIFParameters, _merge_events
     x = torch.tensor([[[0.0], [12.0]]], dtype=torch.float32)
-    _, _, _, n_events, decay_s, decay, z_end = _merge_events(x, math.inf, 0.1)
+    _, _, _, n_events, decay_s, decay, z_end = _merge_events(
+        x, LIFParameters.create(0.1, 1.0).constants(x.dtype))
     assert int(n_events[0]) == 2 and decay_s[0, 1] == 0 and decay[0, 1] == 0
     assert math.isclose(float(z_end[0, 0]), math.exp(60.0), rel_tol=1e-6)
     assert z_end[0, 1] == math.inf
@@ -380,7 +382,7 @@ def test_network_hands_hidden_spikes_on_as_events(monkeypatch, t_max, n_blocks):
     equal spike times (inputs on a coarse grid, strong weights: neurons fire together)."""
     import multispike.functional as F
 
-    monkeypatch.setattr(F, "_n_blocks", lambda batch, n_out: n_blocks)
+    monkeypatch.setattr(F, "neuron_blocks", lambda batch, n_out: n_blocks)
     torch.manual_seed(8)
     net = multispike.SpikingNetwork([10, 40, 30, 5], tau_s=0.05, thresholds=[0.1, 0.3, 0.5],
                                     max_spikes=[4, 3, 3], t_max=t_max,
@@ -409,15 +411,16 @@ def test_emitted_events_are_the_merged_output(emit_t_max):
     """The event lists a layer emits for the next one are exactly what merging its output
     spike times would give: the spikes earlier than the next layer's t_max with their
     source neurons, time-ordered, equal times in slot order."""
-    from multispike.functional import LIFParameters, _infer, _merge_events, transposed_weight
+    from multispike.functional import LIFParameters, _merge_events, infer_lif, transposed_weight
 
     g = torch.Generator().manual_seed(9)
     x = torch.round(torch.rand(12, 10, 2, generator=g) * 4) / 40
     w = torch.rand(40, 10, generator=g) * 3.5 - 0.5
     params = LIFParameters.create(0.05, 0.1, max_spikes=4, t_max=0.3)
-    out, _, events = _infer(x, transposed_weight(w), params, emit_t_max=emit_t_max)
+    out, _, events = infer_lif(x, transposed_weight(w), params, emit_t_max=emit_t_max)
     assert events is not None
-    times, _, source, count = _merge_events(out, emit_t_max, 0.05)[:4]
+    next_layer = LIFParameters.create(0.05, 0.1, t_max=emit_t_max)
+    times, _, source, count = _merge_events(out, next_layer.constants(out.dtype))[:4]
     assert torch.isfinite(out).sum() > 50 and (out >= 0.06).any() and (out < 0.06).any()
     assert torch.equal(events.count, count)
     for b in range(len(x)):

@@ -8,8 +8,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import functional
 from .functional import LIFParameters, lif
-from .layers import LIF
+from .layers import LIF, ConvLIF, SpikePool2d
 from .network import SpikingNetwork
 
 __version__ = "0.1.0"
-__all__ = ["LIF", "LIFParameters", "SpikingNetwork", "functional", "lif", "__version__"]
+__all__ = ["LIF", "ConvLIF", "SpikePool2d", "LIFParameters", "SpikingNetwork", "functional", "lif", "__version__"]

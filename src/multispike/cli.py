@@ -155,7 +155,8 @@ def _cmd_train(args) -> int:
         config = get_preset(args.preset or DEFAULT_PRESET, **overrides)
     _configure_threads(args.threads)
     out = args.out or f"runs/{config.name}-seed{config.seed}"
-    print(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "
+    layers = config.architecture or f"layers {[*config.hidden]} hidden"
+    print(f"training {config.name} ({config.dataset}, {layers}, "
           f"loss {config.loss}) for {config.epochs} epochs into {out}")
     result = train(config, out, resume=args.resume, overwrite=args.overwrite,
                    progress=not args.no_progress)
@@ -207,7 +208,8 @@ def _cmd_presets(_args) -> int:
 
     for name, make in PRESETS.items():
         c = make()
-        print(f"{name}: {c.dataset}, {c.hidden} hidden, tau_s={c.tau_s}, thresholds={c.thresholds}, "
+        layers = c.architecture or f"{c.hidden} hidden"
+        print(f"{name}: {c.dataset}, {layers}, tau_s={c.tau_s}, thresholds={c.thresholds}, "
               f"max_spikes={c.max_spikes}, t_max={c.t_max}, init={c.init}, loss={c.loss}, "
               f"lr={c.lr}, batch={c.batch_size}, epochs={c.epochs}")
     return 0

@@ -20,6 +20,7 @@ class TrainConfig:
     name: str = "custom"
     dataset: str = "yinyang"
     hidden: list = field(default_factory=lambda: [120])
+    architecture: Optional[str] = None  # e.g. "15c5-p2-40c5-p2-300-10"; replaces hidden
     tau_s: float = 1.0
     thresholds: list = field(default_factory=lambda: [1.0, 1.0])
     resets: Optional[list] = None
@@ -55,6 +56,8 @@ class TrainConfig:
 
     @property
     def n_layers(self) -> int:
+        if self.architecture:
+            return len(neuron_layers(self.architecture))
         return len(self.hidden) + 1
 
     @property
@@ -69,11 +72,13 @@ class TrainConfig:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
-        n = self.n_layers
+        n = self.n_layers  # an architecture that does not parse raises here
         for name in ("thresholds", "max_spikes", "init") + (("resets",) if self.resets is not None else ()):
             if len(getattr(self, name)) != n:
+                layers = (f"architecture = {self.architecture!r}" if self.architecture
+                          else f"hidden = {self.hidden}")
                 raise ValueError(f"{name} has {len(getattr(self, name))} values {getattr(self, name)!r}, "
-                                 f"but hidden = {self.hidden} gives {n} layer(s) (hidden and output): "
+                                 f"but {layers} gives {n} layer(s) (hidden and output): "
                                  f"give one value per layer")
         for name in ("thresholds",) + (("resets",) if self.resets is not None else ()):
             if not all(v > 0 for v in getattr(self, name)):
@@ -103,6 +108,12 @@ class TrainConfig:
         for spec in self.init:
             parse_init(spec)
         return self
+
+
+def neuron_layers(architecture: str) -> list:
+    """The layers with neurons (convolution, fully connected) of an architecture spec."""
+    from .architecture import Pool, parse_architecture
+    return [layer for layer in parse_architecture(architecture)[1] if not isinstance(layer, Pool)]
 
 
 def parse_init(spec: str):
@@ -136,6 +147,8 @@ HELP = {
     "name": "a label for the run",
     "dataset": f"one of {', '.join(DATASETS)}",
     "hidden": "hidden layer sizes, comma separated (e.g. 800 or 400,400)",
+    "architecture": "layers after the input, replacing --hidden, e.g. 15c5-p2-40c5-p2-300-10 "
+                    "(15 channels 5x5 conv, 2x2 spike pooling, ..., 10 outputs)",
     "tau_s": "synaptic time constant of every layer; the membrane one is 2*tau_s",
     "thresholds": "firing threshold per layer (hidden..., output), comma separated",
     "resets": "amount subtracted from u at a spike, per layer; default: the threshold",

@@ -16,15 +16,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import torch
 
-from .kernels import (count_events, count_non_finite, lif_backward, lif_forward, lif_infer,
-                      lif_infer_events, merge_events, scatter_event_grads, sum_partials,
-                      sum_transpose)
+from .kernels import (EventBuffers, LayerConstants, check_log_capacity, count_non_finite,
+                      infer_events, infer_times, layer_constants)
+from .steps import (MergedEvents, SpikeLog, backpropagate_events, event_grads_to_slots,
+                    merge_spike_events, neuron_blocks, simulate_events, sum_weight_gradient)
 
-__all__ = ["LIFParameters", "lif", "lif_with_saturation", "check_spike_times"]
+__all__ = ["LIFParameters", "lif", "lif_layer", "lif_with_saturation", "infer_lif",
+           "check_spike_times", "conv_lif", "conv_lif_layer", "conv_lif_with_saturation",
+           "spike_pool2d"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class LIFParameters:
         if math.isnan(t_max) or t_max <= 0:
             raise ValueError(f"t_max must be > 0 (may be inf), got {t_max}")
         return cls(tau_s, threshold, reset, int(max_spikes), t_max)
+
+    def constants(self, dtype: torch.dtype) -> LayerConstants:
+        """The kernels' record of this layer's constants, typed like spike times of ``dtype``."""
+        return layer_constants(self.tau_s, self.threshold, self.reset, self.t_max,
+                               np.float32 if dtype == torch.float32 else np.float64)
 
 
 def _positive_number(name, value) -> float:
@@ -105,10 +112,8 @@ def _check_weight(weight, in_features) -> None:
 
 
 def check_layer_size(out_features: int, max_spikes: int) -> None:
-    """Spike-log entries pack (neuron << shift) | slot into an int32 (``kernels/forward.py``)."""
-    if out_features << (max_spikes - 1).bit_length() >= 2**31:
-        raise ValueError(f"out_features = {out_features} with max_spikes = {max_spikes} is too "
-                         f"large: out_features * 2**ceil(log2(max_spikes)) must stay below 2**31")
+    """Spike-log entries pack neuron and slot into an int32 (``kernels/spike_log.py``)."""
+    check_log_capacity(out_features, max_spikes)
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
@@ -135,129 +140,39 @@ def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     return weight_t
 
 
-def _merge_events(times: torch.Tensor, t_max: float, tau_s: float):
-    """All input spikes (< t_max) of each sample in time order, with their window factors.
-
-    Returns (event times, flat slot, source neuron, count, decay_s, decay, z_end), each
-    (batch, S) but count (batch,); see ``kernels/events.py``. Rows are padded with +inf
-    times after their count. Raises ValueError (via :func:`check_spike_times`) on NaN or
-    negative spike times.
-    """
-    batch, n_in, slots = times.shape
-    dtype = times.dtype
-    times_np = times.contiguous().numpy()
-    n_events = torch.empty(batch, dtype=torch.int64)
-    ordered = np.empty(batch, dtype=np.bool_)
-    t_max = _scalar(dtype, t_max)
-    if count_events(times_np, t_max, n_events.numpy(), ordered):
-        check_spike_times(times, "times")  # raises with the precise message
-    width = max(1, int(n_events.max())) if batch else 1
-    event_times, decay_s, decay, z_end = (torch.empty((batch, width), dtype=dtype) for _ in range(4))
-    slot, source = (torch.empty((batch, width), dtype=torch.int32) for _ in range(2))
-    merge_events(times_np, t_max, _scalar(dtype, tau_s), _scalar(dtype, 2.0 * tau_s),
-                 n_events.numpy(), ordered, event_times.numpy(), slot.numpy(), source.numpy(),
-                 decay_s.numpy(), decay.numpy(), z_end.numpy())
-    return event_times, slot, source, n_events, decay_s, decay, z_end
-
-
-def _scalar(dtype, value):
-    return np.float32(value) if dtype == torch.float32 else np.float64(value)
-
-
-def _n_blocks(batch: int, n_out: int) -> int:
-    """How many neuron blocks per sample, so that small batches still use every core."""
-    threads = numba.get_num_threads()
-    if batch >= 2 * threads:
-        return 1
-    return max(1, min(math.ceil(n_out / 32), math.ceil(2 * threads / max(batch, 1))))
-
-
-def _kernel_constants(params: LIFParameters, dtype):
-    """The forward kernels' scalar arguments c ... grad_floor, typed like the spike times."""
-    s = lambda v: _scalar(dtype, v)  # noqa: E731 - typed scalars keep float32 kernels in float32
-    tau = params.tau
-    c = params.threshold / tau
-    eps = float(torch.finfo(dtype).eps)
-    return (s(c), s(0.5 / c), s(4.0 * c), s(params.reset / tau), s(tau),
-            s(1.0 - 8.0 * eps), s(10.0 * math.sqrt(eps)))  # z_tolerance, grad_floor
-
-
-def _simulate(times: torch.Tensor, weight_t: torch.Tensor, params: LIFParameters):
-    """Training forward: run the forward kernel with the transposed weight ``weight_t``
-    (in, out) from :func:`transposed_weight`, writing the spike log for the backward pass.
-    Returns (spike times, saturated, tensors for the backward pass)."""
-    dtype = times.dtype
-    batch, n_out = times.shape[0], weight_t.shape[1]
-    k = params.max_spikes
-    event_times, slot, source, n_events, decay_s, decay, z_end = _merge_events(
-        times.detach(), params.t_max, params.tau_s)
-    out = torch.empty((batch, n_out, k), dtype=dtype)  # the kernel initialises the outputs
-    saturated = torch.empty((batch, n_out), dtype=torch.bool)
-    # the spike log (only its used part is ever written or read)
-    n_blocks = _n_blocks(batch, n_out)
-    log_slot = torch.empty((batch, n_out * k), dtype=torch.int32)
-    log_record = torch.empty((batch, n_out * k, 2), dtype=dtype)  # (z', f2') per spike
-    window_start = torch.empty((batch, n_blocks, event_times.shape[1] + 1), dtype=torch.int32)
-    lif_forward(event_times.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
-                decay.numpy(), z_end.numpy(), weight_t.numpy(),
-                *_kernel_constants(params, dtype), n_blocks, True, out.numpy(), saturated.numpy(),
-                log_slot.numpy(), log_record.numpy(), window_start.numpy())
-    saved = (weight_t, slot, source, n_events, decay_s, decay, log_slot, log_record, window_start)
-    return out, saturated, saved
-
-
-def _backward_chunks(batch: int) -> int:
-    """Sample chunks of the backward pass (one per thread, each with its own partial weight
-    gradient). Splitting by output neurons instead was measured slower on MNIST."""
-    return max(1, min(numba.get_num_threads(), batch))
+def _merge_events(times: torch.Tensor, k: LayerConstants) -> MergedEvents:
+    """Each sample's input spikes in time order; raises ValueError (the message of
+    :func:`check_spike_times`) on NaN or negative spike times."""
+    return merge_spike_events(times, k, lambda: check_spike_times(times, "times"))
 
 
 class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, params: LIFParameters):
-        out, saturated, saved = _simulate(times, transposed_weight(weight), params)
+        weight_t = transposed_weight(weight)
+        k = params.constants(times.dtype)
+        events = _merge_events(times.detach(), k)
+        n_blocks = neuron_blocks(times.shape[0], weight_t.shape[1])
+        out, saturated, log = simulate_events(
+            events.times, events.source, events.count, events.decay_s, events.decay,
+            events.z_end, weight_t, k, params.max_spikes, n_blocks)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
         ctx.weight_stored_transposed = weight.t().is_contiguous()
-        ctx.save_for_backward(*saved)
+        ctx.save_for_backward(weight_t, events.slot, events.source, events.count,
+                              events.decay_s, events.decay, *log)
         ctx.mark_non_differentiable(saturated)
         return out, saturated
 
     @staticmethod
     def backward(ctx, grad_out, _grad_saturated):
-        (weight_t, slot, source, n_events, decay_s, decay,
-         log_slot, log_record, window_start) = ctx.saved_tensors
-        params = ctx.params
-        batch, n_in, slots = ctx.in_shape
-        n_out = weight_t.shape[1]
-        dtype = weight_t.dtype
-        grad_out = grad_out.to(dtype).contiguous()
-        n_chunks = _backward_chunks(batch)
-        grad_events = torch.zeros(source.shape, dtype=dtype)
-        grad_weight_t = torch.empty((n_chunks, n_in, n_out), dtype=dtype)  # zeroed by the kernel
-        tau = params.tau
-        s = lambda v: _scalar(dtype, v)  # noqa: E731
-        lif_backward(grad_out.numpy(), log_slot.numpy(), log_record.numpy(),
-                     window_start.numpy(), source.numpy(), n_events.numpy(), decay_s.numpy(),
-                     decay.numpy(), weight_t.numpy(), s(1.0 / params.tau_s), s(1.0 / tau),
-                     s(params.reset / tau**2), n_chunks, bool(ctx.needs_input_grad[0]),
-                     grad_events.numpy(), grad_weight_t.numpy())
-        grad_times = None
-        if ctx.needs_input_grad[0]:
-            grad_times = torch.empty((batch, n_in, slots), dtype=dtype)
-            scatter_event_grads(grad_events.numpy(), slot.numpy(), n_events.numpy(),
-                                grad_times.view(batch, n_in * slots).numpy())
-        grad_weight = None
-        if ctx.needs_input_grad[1]:  # the sum of the chunks' partial gradients, laid out
-            if ctx.weight_stored_transposed and n_chunks == 1:  # in memory like the weight
-                grad_weight = grad_weight_t[0].t()
-            elif ctx.weight_stored_transposed:
-                total = torch.empty((n_in, n_out), dtype=dtype)
-                sum_partials(grad_weight_t.numpy(), total.numpy())
-                grad_weight = total.t()
-            else:
-                grad_weight = torch.empty((n_out, n_in), dtype=dtype)
-                sum_transpose(grad_weight_t.numpy(), grad_weight.numpy())
+        weight_t, slot, source, count, decay_s, decay, *log = ctx.saved_tensors
+        need_times, need_weight = ctx.needs_input_grad[:2]
+        grad_events, partials = backpropagate_events(
+            grad_out, SpikeLog(*log), source, count, decay_s, decay, weight_t,
+            ctx.params.constants(weight_t.dtype), bool(need_times))
+        grad_times = event_grads_to_slots(grad_events, slot, count, ctx.in_shape) if need_times else None
+        grad_weight = sum_weight_gradient(partials, ctx.weight_stored_transposed) if need_weight else None
         return grad_times, grad_weight, None
 
 
@@ -267,13 +182,21 @@ def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=
     neurons that wanted to fire more than ``max_spikes`` times (their later spikes are dropped).
     """
     params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+    return lif_layer(times, weight, params)
+
+
+def lif_layer(times, weight, params: LIFParameters):
+    """:func:`lif_with_saturation` with the layer's constants as one validated
+    :class:`LIFParameters` record (as :class:`multispike.LIF` keeps them)."""
+    if not isinstance(params, LIFParameters):
+        raise TypeError(f"params must be LIFParameters, got {type(params).__name__}")
     check_spike_times(times, "times", values=False)  # values: while merging the events
     _check_weight(weight, times.shape[1])
     check_layer_size(weight.shape[0], params.max_spikes)
     weight = weight.to(times.dtype)
     if torch.is_grad_enabled() and (times.requires_grad or weight.requires_grad):
         return _LIFFunction.apply(times, weight, params)
-    return _infer(times, transposed_weight(weight), params)[:2]
+    return infer_lif(times, transposed_weight(weight), params)[:2]
 
 
 @dataclass(frozen=True)
@@ -286,13 +209,13 @@ class _Events:
     count: torch.Tensor
 
 
-def _infer(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFParameters,
+def infer_lif(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFParameters,
            events: _Events | None = None, emit_t_max: float | None = None,
            emit_into: _Events | None = None, keep_times: bool = True):
     """Inference (no autograd, no backward records) with a precomputed transposed weight, so
     that a network running many chunks of a batch transposes and checks each weight once.
     ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype.
-    One kernel call merges each sample's events and simulates it (``kernels.lif_infer``).
+    One kernel call merges each sample's events and simulates it (``kernels.infer_times``).
 
     A network passes layer to layer, besides the spike times, the event lists of the layer
     before: ``emit_t_max`` (the next layer's t_max) asks for them, ``events`` hands them to
@@ -309,37 +232,35 @@ def _infer(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFParame
     dtype = weight_t.dtype
     batch = times.shape[0] if events is None else events.count.shape[0]
     n_out, k = weight_t.shape[1], params.max_spikes
-    n_blocks = _n_blocks(batch, n_out)
+    n_blocks = neuron_blocks(batch, n_out)
     emit = emit_t_max is not None and n_blocks == 1
     write_times = keep_times or not emit
-    out = torch.empty((batch, n_out, k) if write_times else (1, 1, k), dtype=dtype)
+    out = torch.empty((batch, n_out, k), dtype=dtype) if write_times else None
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
-    if not emit:
-        emitted = _Events(torch.empty((1, 1), dtype=dtype), torch.empty((1, 1), dtype=torch.int32),
-                          torch.empty(1, dtype=torch.int64))
-    elif (emit_into is not None and emit_into.times.dtype == dtype
+    emitted = None
+    if emit and (emit_into is not None and emit_into.times.dtype == dtype
           and emit_into.times.shape[0] >= batch and emit_into.times.shape[1] == n_out * k):
         emitted = _Events(emit_into.times[:batch], emit_into.source[:batch],
                           emit_into.count[:batch])
-    else:
+    elif emit:
         emitted = _Events(torch.empty((batch, n_out * k), dtype=dtype),
                           torch.empty((batch, n_out * k), dtype=torch.int32),
                           torch.empty(batch, dtype=torch.int64))
-    tail = (write_times, out.numpy(), saturated.numpy(), emit,
-            _scalar(dtype, emit_t_max if emit else math.inf), emitted.times.numpy(),
-            emitted.source.numpy(), emitted.count.numpy())
-    constants = _kernel_constants(params, dtype)
-    t_max, tau_s = _scalar(dtype, params.t_max), _scalar(dtype, params.tau_s)
+    emit_buffers = None if emitted is None else EventBuffers(
+        emitted.times.numpy(), emitted.source.numpy(), emitted.count.numpy(), emit_t_max)
+    out_np = None if out is None else out.numpy()
+    constants = params.constants(dtype)
     if events is None:
         invalid = np.zeros(batch, dtype=np.int64)
-        lif_infer(times.detach().contiguous().numpy(), t_max, tau_s, weight_t.numpy(),
-                  *constants, n_blocks, invalid, *tail)
+        infer_times(times.detach().contiguous().numpy(), weight_t.numpy(), constants, n_blocks,
+                    invalid, out_np, saturated.numpy(), emit=emit_buffers)
         if invalid.any():
             check_spike_times(times, "times")  # raises with the precise message
     else:
-        lif_infer_events(events.times.numpy(), events.source.numpy(), events.count.numpy(),
-                         t_max, tau_s, weight_t.numpy(), *constants, n_blocks, *tail)
-    return (out if write_times else None), saturated, (emitted if emit else None)
+        infer_events(EventBuffers(events.times.numpy(), events.source.numpy(),
+                                  events.count.numpy()), weight_t.numpy(), constants, n_blocks,
+                     out_np, saturated.numpy(), emit=emit_buffers)
+    return out, saturated, emitted
 
 
 def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf):
@@ -360,3 +281,8 @@ def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.in
         differentiable with respect to ``times`` and ``weight``.
     """
     return lif_with_saturation(times, weight, tau_s, threshold, reset, max_spikes, t_max)[0]
+
+
+# The convolutional layer and pooling, built on this module's validation (so imported last).
+from .convolution import (conv_lif, conv_lif_layer, conv_lif_with_saturation,  # noqa: E402
+                          spike_pool2d)

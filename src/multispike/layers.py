@@ -9,9 +9,51 @@ from torch import nn
 
 from . import functional
 from .config import check_init
-from .functional import LIFParameters, check_spike_times, lif_with_saturation
+from .functional import LIFParameters, check_spike_times, lif_layer
 
-__all__ = ["LIF"]
+__all__ = ["LIF", "ConvLIF", "SpikePool2d"]
+
+
+def _draw_weight(weight: nn.Parameter, init) -> None:
+    """Fill ``weight`` from init = ("uniform", low, high) or ("normal", mean, std), drawn in
+    the order of its shape, so that a seed gives the same weights whatever the memory layout."""
+    kind, a, b = init
+    values = torch.empty(weight.shape, dtype=weight.dtype)
+    if kind == "uniform":
+        values.uniform_(a, b)
+    elif kind == "normal":
+        values.normal_(a, b)
+    else:
+        raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {init!r}")
+    with torch.no_grad():
+        weight.copy_(values)
+
+
+def _check_move(fn, dtype) -> None:
+    """Refuse moves to another device or dtype the kernels cannot run (``.cuda()``,
+    ``.to("cuda")``, ``.half()``) with a clear error, before anything is moved."""
+    try:
+        probe = fn(torch.zeros(1, dtype=dtype))
+    except (AssertionError, RuntimeError) as exc:
+        raise ValueError(f"multispike layers run on the CPU only (numba kernels); this "
+                         f"move failed: {exc}") from None
+    if probe.device.type != "cpu":
+        raise ValueError(f"multispike layers run on the CPU only (numba kernels); "
+                         f"cannot move to device {probe.device}")
+    if probe.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"multispike layers compute in float32 or float64, not {probe.dtype}")
+
+
+def _check_dtype(dtype) -> None:
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
+                        f"types), got {dtype}")
+
+
+def _positive_int(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 class LIF(nn.Module):
@@ -31,12 +73,9 @@ class LIF(nn.Module):
                  threshold: float = 0.2, reset: float | None = None, max_spikes: int = 30,
                  t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
-                            f"types), got {dtype}")
+        _positive_int("in_features", in_features)
+        _positive_int("out_features", out_features)
+        _check_dtype(dtype)
         self.in_features = in_features
         self.out_features = out_features
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
@@ -51,31 +90,10 @@ class LIF(nn.Module):
         self.n_saturated = 0
 
     def reset_parameters(self) -> None:
-        kind, a, b = self.init
-        # drawn in (out, in) order, so that a seed gives the same weights whatever the layout
-        values = torch.empty(self.weight.shape, dtype=self.weight.dtype)
-        if kind == "uniform":
-            values.uniform_(a, b)
-        elif kind == "normal":
-            values.normal_(a, b)
-        else:
-            raise ValueError(f"init must be ('uniform', low, high) or ('normal', mean, std), got {self.init!r}")
-        with torch.no_grad():
-            self.weight.copy_(values)
+        _draw_weight(self.weight, self.init)
 
     def _apply(self, fn, *args, **kwargs):
-        """Refuse moves to another device or dtype the kernels cannot run (``.cuda()``,
-        ``.to("cuda")``, ``.half()``) with a clear error, before anything is moved."""
-        try:
-            probe = fn(torch.zeros(1, dtype=self.weight.dtype))
-        except (AssertionError, RuntimeError) as exc:
-            raise ValueError(f"multispike layers run on the CPU only (numba kernels); this "
-                             f"move failed: {exc}") from None
-        if probe.device.type != "cpu":
-            raise ValueError(f"multispike layers run on the CPU only (numba kernels); "
-                             f"cannot move to device {probe.device}")
-        if probe.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"multispike layers compute in float32 or float64, not {probe.dtype}")
+        _check_move(fn, self.weight.dtype)
         return super()._apply(fn, *args, **kwargs)
 
     # the constants, readable as attributes
@@ -86,10 +104,8 @@ class LIF(nn.Module):
     t_max = property(lambda self: self.params.t_max)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        p = self.params
         self._check_in_features(times)
-        out, saturated = lif_with_saturation(times, self.weight, p.tau_s, p.threshold, p.reset,
-                                             p.max_spikes, p.t_max)
+        out, saturated = lif_layer(times, self.weight, self.params)
         self.record_saturation(saturated)
         return out
 
@@ -103,7 +119,7 @@ class LIF(nn.Module):
         a network skip re-merging each hidden layer's output (``SpikingNetwork``). With
         ``events``, ``times`` may be None; ``emit_into`` passes the previous chunk's event
         lists back for their memory; ``keep_times=False`` skips writing the spike times
-        when event lists are emitted (None is returned for them); see ``functional._infer``.
+        when event lists are emitted (None is returned for them); see :func:`functional.infer_lif`.
         """
         if events is None:
             self._check_in_features(times)
@@ -112,7 +128,7 @@ class LIF(nn.Module):
                 times is not None and weight_t.dtype != times.dtype):
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
-        out, saturated, emitted = functional._infer(times, weight_t, self.params, events,
+        out, saturated, emitted = functional.infer_lif(times, weight_t, self.params, events,
                                                     emit_t_max, emit_into, keep_times)
         self.record_saturation(saturated)
         return out if emit_t_max is None else (out, emitted)
@@ -131,3 +147,89 @@ class LIF(nn.Module):
         p = self.params
         return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, threshold={p.threshold}, "
                 f"reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
+
+
+class ConvLIF(nn.Module):
+    """A convolutional layer of exact event-driven LIF neurons (the neuron of :class:`LIF`
+    with shared kernels; see :func:`multispike.functional.conv_lif`).
+
+    ``layer(times)`` maps (batch, in_channels, H, W, K_in) input spike times to
+    (batch, out_channels, H_out, W_out, max_spikes), ascending and +inf padded.
+    ``weight`` is (out_channels, in_channels, kH, kW) as in ``torch.nn.Conv2d``;
+    ``kernel_size`` is an int or a (kH, kW) pair, ``stride`` and ``padding`` ints.
+    After each call ``saturated`` holds the (batch, out_channels, H_out, W_out) mask of
+    neurons that hit ``max_spikes`` and ``n_saturated`` its count.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, tau_s: float,
+                 threshold: float, reset: float | None = None, max_spikes: int = 1,
+                 t_max: float = math.inf, stride: int = 1, padding: int = 0,
+                 init=("uniform", -1.0, 1.0), dtype=torch.float32):
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.out_channels = _positive_int("out_channels", out_channels)
+        pair = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
+        if len(pair) != 2:
+            raise ValueError(f"kernel_size must be an int or a (kH, kW) pair, got {kernel_size!r}")
+        self.kernel_size = (_positive_int("kernel_size", pair[0]), _positive_int("kernel_size", pair[1]))
+        self.stride = _positive_int("stride", stride)
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+        self.padding = padding
+        _check_dtype(dtype)
+        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+        functional.check_layer_size(out_channels, self.params.max_spikes)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size,
+                                               dtype=dtype))
+        self.init = check_init(tuple(init) if isinstance(init, list) else init)
+        self.reset_parameters()
+        self.saturated: torch.Tensor | None = None
+        self.n_saturated = 0
+
+    def reset_parameters(self) -> None:
+        _draw_weight(self.weight, self.init)
+
+    def _apply(self, fn, *args, **kwargs):
+        _check_move(fn, self.weight.dtype)
+        return super()._apply(fn, *args, **kwargs)
+
+    tau_s = property(lambda self: self.params.tau_s)
+    threshold = property(lambda self: self.params.threshold)
+    reset = property(lambda self: self.params.reset)
+    max_spikes = property(lambda self: self.params.max_spikes)
+    t_max = property(lambda self: self.params.t_max)
+
+    def output_shape(self, height: int, width: int) -> tuple[int, int]:
+        """(H_out, W_out) for an input of height x width."""
+        k_h, k_w = self.kernel_size
+        return ((height + 2 * self.padding - k_h) // self.stride + 1,
+                (width + 2 * self.padding - k_w) // self.stride + 1)
+
+    def forward(self, times: torch.Tensor) -> torch.Tensor:
+        out, saturated = functional.conv_lif_layer(times, self.weight, self.params,
+                                                   self.stride, self.padding)
+        self.saturated = saturated
+        self.n_saturated = int(np.count_nonzero(saturated.numpy()))
+        return out
+
+    def extra_repr(self) -> str:
+        p = self.params
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, tau_s={p.tau_s}, "
+                f"threshold={p.threshold}, reset={p.reset}, max_spikes={p.max_spikes}, "
+                f"t_max={p.t_max}")
+
+
+class SpikePool2d(nn.Module):
+    """Spike pooling (:func:`multispike.functional.spike_pool2d`): (B, C, H, W, K) ->
+    (B, C, H // s, W // s, s * s * K), the union of each s x s window's spike trains."""
+
+    def __init__(self, kernel_size: int = 2):
+        super().__init__()
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+
+    def forward(self, times: torch.Tensor) -> torch.Tensor:
+        return functional.spike_pool2d(times, self.kernel_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"

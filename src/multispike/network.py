@@ -1,4 +1,5 @@
-"""A feed-forward stack of exact LIF layers (the paper's fully connected networks)."""
+"""A feed-forward stack of exact LIF layers: fully connected, or convolution and pooling
+layers followed by fully connected ones (``architecture.py``)."""
 from __future__ import annotations
 
 import math
@@ -7,8 +8,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .functional import check_spike_times, transposed_weight
-from .layers import LIF
+from .architecture import (Conv, Pool, format_architecture, input_shape_for, layer_shapes,
+                           parse_architecture)
+from .functional import check_spike_times, spike_pool2d, transposed_weight
+from .layers import LIF, ConvLIF
 
 __all__ = ["SpikingNetwork"]
 
@@ -56,8 +59,70 @@ class SpikingNetwork(nn.Module):
             LIF(sizes[i], sizes[i + 1], tau_s=tau_s, threshold=thresholds[i], reset=resets[i],
                 max_spikes=max_spikes[i], t_max=t_max, init=tuple(inits[i]), dtype=dtype)
             for i in range(n))
+        self.input_shape = None  # (channels, height, width) of a convolutional network
+        self.pools = [0] * n  # pooling window after each layer (0: none)
+        self.architecture = "-".join(str(v) for v in sizes[1:])
+
+    @classmethod
+    def from_architecture(cls, spec: str, n_inputs: int, tau_s: float, thresholds, resets=None,
+                          max_spikes=1, t_max: float = math.inf,
+                          inits=("uniform", -1.0, 1.0), dtype=torch.float32) -> "SpikingNetwork":
+        """A network from a spec such as ``15c5-p2-40c5-p2-300-10`` (``architecture.py``)
+        over ``n_inputs`` input neurons; per-layer settings have one entry per convolution
+        or fully connected layer. Inputs may be given flat (batch, n_inputs, slots) or as
+        (batch, channels, height, width, slots)."""
+        shape, specs = parse_architecture(spec)
+        if not any(isinstance(layer, Conv) for layer in specs):
+            if any(isinstance(layer, Pool) for layer in specs):
+                raise ValueError(f"architecture {spec!r}: pooling needs a convolution before it")
+            if shape is not None:
+                input_shape_for(shape, n_inputs)
+            return cls([n_inputs] + [layer.size for layer in specs], tau_s, thresholds, resets,
+                       max_spikes, t_max, inits, dtype)
+        shape = input_shape_for(shape, n_inputs)
+        shapes = layer_shapes(shape, specs)
+        n = sum(not isinstance(layer, Pool) for layer in specs)
+        thresholds = _per_layer("thresholds", thresholds, n)
+        resets = _per_layer("resets", resets, n)
+        max_spikes = _per_layer("max_spikes", max_spikes, n)
+        if isinstance(inits, tuple) and inits and isinstance(inits[0], str):
+            inits = [inits] * n
+        inits = _per_layer("inits", inits, n)
+        net = cls.__new__(cls)
+        nn.Module.__init__(net)
+        layers, pools, sizes = [], [], [n_inputs]
+        before = shape
+        for layer, after in zip(specs, shapes):
+            if isinstance(layer, Pool):
+                if not pools or pools[-1]:
+                    raise ValueError(f"architecture {spec!r}: a pooling layer must follow a "
+                                     f"convolution")
+                pools[-1] = layer.size
+                before = after
+                continue
+            i = len(layers)
+            kw = dict(tau_s=tau_s, threshold=thresholds[i], reset=resets[i],
+                      max_spikes=max_spikes[i], t_max=t_max, init=tuple(inits[i]), dtype=dtype)
+            if isinstance(layer, Conv):
+                layers.append(ConvLIF(before[0], layer.channels, layer.kernel, stride=layer.stride,
+                                      padding=layer.padding, **kw))
+                sizes.append(math.prod(after))
+            else:
+                flat = before if isinstance(before, int) else math.prod(before)
+                layers.append(LIF(flat, layer.size, **kw))
+                sizes.append(layer.size)
+            pools.append(0)
+            before = after
+        net.sizes = sizes
+        net.layers = nn.ModuleList(layers)
+        net.input_shape = tuple(shape)
+        net.pools = pools
+        net.architecture = format_architecture(None, specs)
+        return net
 
     def forward(self, times: torch.Tensor, all_layers: bool = False):
+        if self.input_shape is not None:
+            return self._forward_conv(times, all_layers)
         if torch.is_grad_enabled() or not isinstance(times, torch.Tensor) \
                 or times.dim() == 0 or len(times) <= self.inference_chunk:
             outputs = self._forward_layers(times)
@@ -85,6 +150,44 @@ class SpikingNetwork(nn.Module):
             layer.record_saturation(torch.cat([s[i] for s in saturated]))
         outputs = [torch.cat(parts) for parts in zip(*chunks)]
         return outputs if all_layers else outputs[-1]
+
+    def _forward_conv(self, times, all_layers):
+        """Layer by layer (in chunks without autograd); each layer's output is returned
+        flat, (batch, neurons, slots), and pooled before it feeds the next layer."""
+        if not isinstance(times, torch.Tensor) or times.dim() not in (3, 5):
+            raise ValueError(f"times must be (batch, {math.prod(self.input_shape)}, slots) or "
+                             f"(batch, {', '.join(map(str, self.input_shape))}, slots), got "
+                             f"{getattr(times, 'shape', type(times).__name__)}")
+        if times.dim() == 3:
+            if times.shape[1] != math.prod(self.input_shape):
+                raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, expected "
+                                 f"{math.prod(self.input_shape)} = {'x'.join(map(str, self.input_shape))}")
+            times = times.reshape(times.shape[0], *self.input_shape, times.shape[2])
+        if torch.is_grad_enabled() or len(times) <= self.inference_chunk:
+            outputs = self._conv_layers(times)
+            return outputs if all_layers else outputs[-1]
+        chunks, saturated = [], []
+        for part in times.split(self.inference_chunk):
+            outs = self._conv_layers(part)
+            chunks.append(outs if all_layers else outs[-1:])
+            saturated.append([layer.saturated for layer in self.layers])
+        for i, layer in enumerate(self.layers):
+            layer.saturated = torch.cat([s[i] for s in saturated])
+            layer.n_saturated = int(layer.saturated.sum())
+        outputs = [torch.cat(parts) for parts in zip(*chunks)]
+        return outputs if all_layers else outputs[-1]
+
+    def _conv_layers(self, times):
+        outputs = []
+        batch = times.shape[0]
+        for layer, pool in zip(self.layers, self.pools):
+            if isinstance(layer, LIF) and times.dim() == 5:
+                times = times.reshape(batch, -1, times.shape[-1])
+            times = layer(times)
+            outputs.append(times.reshape(batch, -1, times.shape[-1]))
+            if pool:
+                times = spike_pool2d(times, pool)
+        return outputs
 
     def _forward_layers(self, times):
         outputs = []

@@ -21,6 +21,20 @@ Every TTFS preset adds the silent-label term :func:`losses.silent_label_loss` wi
 (the term is dimensionless, in units of the threshold): a label neuron that does not fire is
 driven towards its threshold through its peak membrane potential, so that it is revived.
 
+Convolutional image presets (the authors' ``experiments/mnist/train_conv.py``): layers
+``15c5-p2-40c5-p2-300-10`` (5x5 convolutions with 15 and 40 channels, each followed by 2x2
+spike pooling, then 300 and N fully connected neurons), tau_s = 0.13, images encoded in a
+window of 0.1, simulated until 0.2.
+* multi-spike: 1 / 3 / 10 / 30 slots, thresholds 0.04 / 0.8 / 0.6 / 0.3, reset =
+  threshold, weights uniform(-1, 1), Adam lr 0.003 halved every 10 epochs down to 1e-4,
+  batch 20, spike-count targets 30 / 3, 100 epochs.
+* TTFS (our single-spike counterpart, not tuned): one slot in every layer, the same
+  thresholds, convolution weights uniform(-1, 1) as above (the first convolution is then
+  the same layer), dense weights uniform(0, 1) so that every dense and output neuron fires
+  at initialisation (a silent output gets no gradient from the TTFS loss), cross-entropy
+  on the first spike times (tau_loss 0.005; a silent output counts as firing at
+  t_max = 0.2), the same schedule and batch.
+
 Yin-Yang presets (ours; the paper does not fix them): 5 inputs (x, y, 1-x, 1-y and a bias
 spike) encoded as in Fast & Deep between t_early = 0.15 and t_late = 2.0 with the bias at
 0.9, thresholds 1, reset = threshold, Adam with a cosine learning-rate schedule, batch 100,
@@ -79,6 +93,25 @@ def _fashion_ttfs():
         silent_label_penalty=1.0, lr=0.002, batch_size=50, epochs=100)
 
 
+_CONV_LAYERS = "15c5-p2-40c5-p2-300"
+
+
+def _image_conv(dataset):
+    return TrainConfig(
+        name=f"{dataset}-conv", dataset=dataset, architecture=f"{_CONV_LAYERS}-{_N_CLASSES[dataset]}",
+        tau_s=0.13, thresholds=[0.04, 0.8, 0.6, 0.3], resets=None, max_spikes=[1, 3, 10, 30],
+        t_max=0.2, init=["uniform:-1:1"] * 4, t_window=0.1, loss="spike_count",
+        target_true=30.0, target_false=3.0, lr=0.003, lr_schedule="step", lr_halving_epochs=10,
+        lr_min=1e-4, batch_size=20, epochs=100)
+
+
+def _image_conv_ttfs(dataset):
+    return replace(
+        _image_conv(dataset), name=f"{dataset}-conv-ttfs", max_spikes=[1, 1, 1, 1],
+        init=["uniform:-1:1", "uniform:-1:1", "uniform:0:1", "uniform:0:1"],
+        loss="ttfs", tau_loss=0.005, silent_label_penalty=1.0)
+
+
 def _yinyang_multispike():
     return TrainConfig(
         name="yinyang-multispike", dataset="yinyang", hidden=[300], tau_s=0.35,
@@ -104,6 +137,10 @@ PRESETS = {
     "mnist-ttfs": lambda: _image_ttfs("mnist"),
     "fashion-mnist-multispike": _fashion_multispike,
     "fashion-mnist-ttfs": _fashion_ttfs,
+    "mnist-conv": lambda: _image_conv("mnist"),
+    "mnist-conv-ttfs": lambda: _image_conv_ttfs("mnist"),
+    "fashion-mnist-conv": lambda: _image_conv("fashion-mnist"),
+    "fashion-mnist-conv-ttfs": lambda: _image_conv_ttfs("fashion-mnist"),
     "emnist-multispike": lambda: _image_multispike("emnist-balanced"),
     "emnist-ttfs": lambda: _image_ttfs("emnist-balanced"),
 }

@@ -137,6 +137,15 @@ def load_data(config: TrainConfig) -> EncodedData:
 
 
 def build_network(config: TrainConfig, n_inputs: int, n_out: int) -> SpikingNetwork:
+    if config.architecture:  # convolution / pooling / dense layers, outputs included
+        net = SpikingNetwork.from_architecture(
+            config.architecture, n_inputs, tau_s=config.tau_s, thresholds=config.thresholds,
+            resets=config.resets, max_spikes=config.max_spikes, t_max=config.t_max,
+            inits=[parse_init(s) for s in config.init])
+        if net.sizes[-1] != n_out:
+            raise ValueError(f"architecture {config.architecture!r} ends with {net.sizes[-1]} "
+                             f"outputs, but {config.dataset} has {n_out} classes")
+        return net
     return SpikingNetwork([n_inputs, *config.hidden, n_out], tau_s=config.tau_s,
                           thresholds=config.thresholds, resets=config.resets,
                           max_spikes=config.max_spikes, t_max=config.t_max,

@@ -30,33 +30,42 @@ the same factors as the forward pass. Work is linear in events x neurons plus sp
 import numpy as np
 from numba import njit, prange
 
-from .forward import log_shift
+from .spike_log import block_size, entry_neuron, entry_slot, log_shift, segment_start
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lif_backward(grad_out, log_slot, log_record, window_start,
-                 event_source, n_events, decay_s, decay, weight_t,
-                 inv_tau_s, inv_tau, reset_over_tau2, n_chunks, need_input_grad,
-                 grad_events, grad_weight_t):
+def lif_backward(grad_out, log_slot, log_record, window_start, event_source, n_events,
+                 decay_s, decay, weight_t, k, n_chunks, grad_events, grad_weight_t,
+                 need_input_grad):
     """Accumulate dL/d(input event times) and dL/dW^T.
 
-    grad_out (batch, out, K) holds dL/dt_k for every output slot (ignored for empty slots);
-    log_slot, log_record (z'_k, f2'_k per spike) and window_start are the forward kernel's
-    spike log (``kernels/forward.py``); grad_events (batch, S) receives dL/dt_j per merged
-    input event; grad_weight_t (n_chunks, in, out) receives one partial weight gradient per
-    chunk of samples (each task zeroes its own part first, so it may be uninitialised memory;
-    summed by :func:`sum_partials` or :func:`sum_transpose`), so that parallel chunks never
-    write to the same memory.
-    Without ``need_input_grad`` (e.g. for the first layer) grad_events is left untouched.
+    Parameters
+    ----------
+    grad_out : (batch, out, K) dL/dt_k for every output slot (ignored for empty slots)
+    log_slot, log_record, window_start : the forward kernel's spike log
+        (``kernels/spike_log.py``; records (z'_k, f2'_k) per spike)
+    event_source, n_events, decay_s, decay : the merged input events of the forward pass
+    weight_t : (in, out) transposed weight
+    k : the layer's :class:`~multispike.kernels.constants.LayerConstants`
+    n_chunks : chunks of samples processed in parallel
+    grad_events : (batch, S) receives dL/dt_j per merged input event, only with
+        ``need_input_grad`` (e.g. not for the first layer); otherwise left untouched
+    grad_weight_t : (n_chunks, in, out) receives one partial weight gradient per chunk
+        (each task zeroes its own part first, so it may be uninitialised memory; summed by
+        :func:`sum_partials` or :func:`sum_transpose`), so that parallel chunks never write
+        to the same memory
+
     fastmath "reassoc" lets the sum over neurons vectorise (rounding-level differences).
     """
     batch = grad_out.shape[0]
     n_out = grad_out.shape[1]
     max_spikes = grad_out.shape[2]
     n_blocks = window_start.shape[1]
-    segment = (n_out + n_blocks - 1) // n_blocks * max_spikes  # log positions per block
-    shift = log_shift(max_spikes)  # log entries are (n << shift) | k
-    mask = (1 << shift) - 1
+    block = block_size(n_out, n_blocks)
+    shift = log_shift(max_spikes)
+    inv_tau_s = k.inv_tau_s
+    inv_tau = k.inv_tau
+    reset_over_tau2 = k.reset_over_tau2
     per_chunk = (batch + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         gw = grad_weight_t[chunk]
@@ -79,13 +88,13 @@ def lif_backward(grad_out, log_slot, log_record, window_start,
             s2[:] = 0
             for e in range(last, -1, -1):
                 for j in range(n_blocks):  # this window's spikes, last to first
-                    for r in range(j * segment + starts[j, e + 1] - 1,
-                                   j * segment + starts[j, e] - 1, -1):
-                        n = log_slot[b, r] >> shift
-                        k = log_slot[b, r] & mask
+                    seg = segment_start(j * block, max_spikes)
+                    for r in range(seg + starts[j, e + 1] - 1, seg + starts[j, e] - 1, -1):
+                        n = entry_neuron(log_slot[b, r], shift)
+                        slot = entry_slot(log_slot[b, r], shift)
                         z = log_record[b, r, 0]
                         f2 = log_record[b, r, 1]
-                        err = grad_out[b, n, k] + reset_over_tau2 * z * s2[n]
+                        err = grad_out[b, n, slot] + reset_over_tau2 * z * s2[n]
                         s1[n] += err * (f2 / z)  # f1'_k = tau / (z'_k x'_k)
                         s2[n] += err * f2
                 m = event_source[b, e]

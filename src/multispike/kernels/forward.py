@@ -21,39 +21,41 @@ Moving the reference to the next event multiplies A by exp(-dt/tau_s) and B by e
 Besides the spike times the kernel saves, for every spike k, what the exact backward pass
 needs: the record (z'_k, f2'_k = tau / x'_k), relative to the reference time of the window
 it fired in (the backward pass derives f1'_k = tau / (z'_k x'_k) = f2'_k / z'_k), and which
-window that was. The records form a spike log, appended in firing order: window by window,
-and within a window neuron by neuron, each neuron's spikes in time order. Each entry is the
-neuron and slot packed as (n << shift) | k (``log_shift``) and the record;
-``window_start[e]`` is where window e's spikes begin, so the backward pass walks the log
-from its end and meets each window's spikes, and each neuron's spikes, from last to first. Appending keeps the log's writes sequential (recording
-into the (neuron, slot) layout instead scattered them over cold cache lines).
+window that was, in the spike log of ``kernels/spike_log.py`` (entries appended in firing
+order, which keeps the writes sequential, beside one (z', f2') record per entry).
 
 Near a grazing crossing (x -> 0, the membrane just touches the threshold) the exact
 derivatives diverge like 1/x. The factors use max(x, grad_floor * B), with grad_floor of the
 order of the square root of the float precision: below it x is rounding noise anyway, and an
 infinite derivative would turn the whole gradient into NaN.
 """
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 from .events import count_sample, merge_sample, sort_events, window_factors
+from .spike_log import block_size, entry_neuron, log_shift, pack, segment_start
 
 
-@njit(cache=True, inline="always")
-def log_shift(max_spikes):
-    """Bits of the slot index k in a spike-log entry (n << shift) | k: the smallest shift
-    with 2**shift >= max_spikes, so that decoding is a shift and a mask, not a division."""
-    shift = 0
-    while (1 << shift) < max_spikes:
-        shift += 1
-    return shift
+__all__ = ["EventBuffers", "lif_forward", "infer_times", "infer_events"]
+
+
+class EventBuffers(NamedTuple):
+    """Time-ordered spike events per sample: times and source neurons (batch, S), counts
+    (batch,). As output of the inference kernels, spikes earlier than ``t_max`` are listed."""
+
+    times: np.ndarray
+    source: np.ndarray
+    count: np.ndarray
+    t_max: float = np.inf
 
 
 @njit(cache=True, inline="always")
 def _task_block(task, n_blocks, n_out):
     """(sample b, block index j, neurons n0..n1-1) of parallel task ``task`` when each
     sample's n_out neurons are split into n_blocks blocks; n0 >= n1 for an empty block."""
-    block = (n_out + n_blocks - 1) // n_blocks
+    block = block_size(n_out, n_blocks)
     b = task // n_blocks
     j = task % n_blocks
     n0 = j * block
@@ -61,11 +63,11 @@ def _task_block(task, n_blocks, n_out):
 
 
 @njit(cache=True, inline="always")
-def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, grad_floor,
-                    log_spikes, keep_records, write_times, out_times, count, i, saturated,
-                    log_slot, log_record, time_log, pos):
+def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, k, out_times, count, i, saturated,
+                    log_slot, log_record, time_log, pos, log_spikes, keep_records, write_times):
     """Record the spike at z (root x) and every further one of neuron n in the window.
 
+    ``k`` is the layer's :class:`~multispike.kernels.constants.LayerConstants`;
     ``count[i]`` is the neuron's number of spikes so far; log_slot / log_record are the
     sample's rows of the spike log. Returns the new B (lowered by the resets) and the new end
     ``pos`` of the log (which only grows when ``log_spikes``; with ``keep_records`` it
@@ -76,26 +78,26 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
     zero = bb * 0
     max_spikes = out_times.shape[2]
     while True:
-        k = count[i]
-        if k == max_spikes:
+        slot = count[i]
+        if slot == max_spikes:
             saturated[b, n] = True
             return bb, pos
-        t = t_e + tau * np.log(z)
+        t = t_e + k.tau * np.log(z)
         if write_times:
-            out_times[b, n, k] = t
+            out_times[b, n, slot] = t
         if log_spikes:
-            log_slot[pos] = (n << log_shift(max_spikes)) | k
+            log_slot[pos] = pack(n, slot, log_shift(max_spikes))
             if keep_records:
                 log_record[pos, 0] = z
-                log_record[pos, 1] = tau / max(x, grad_floor * bb)
+                log_record[pos, 1] = k.tau / max(x, k.grad_floor * bb)
             else:
                 time_log[pos] = t
             pos += 1
-        count[i] = k + 1
-        bb = bb - reset_over_tau * z
+        count[i] = slot + 1
+        bb = bb - k.reset_over_tau * z
         if bb <= zero:
             return bb, pos
-        disc = bb * bb - four_c * a
+        disc = bb * bb - k.four_c * a
         if disc < zero:
             return bb, pos
         x = np.sqrt(disc)
@@ -107,16 +109,17 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau, g
 
 @njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
-                    weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
-                    log_spikes, keep_records, write_times, out_times, saturated, log_slot,
-                    log_record, time_log, window_start):
+                    weight_t, k, out_times, saturated, log_slot, log_record, time_log,
+                    window_start, log_spikes, keep_records, write_times):
     """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
-    event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``). With
-    ``log_spikes`` the block's spike log goes to positions [n0 * K, n1 * K) of the
+    event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``) with the
+    layer constants ``k``. With ``log_spikes`` the block's spike log goes to its segment
+    (``kernels/spike_log.py``) of the
     sample's log rows (log_slot (out * K,), and with ``keep_records`` log_record
     (out * K, 2), else the spike times to ``time_log``) and the window starts (relative to
-    that segment) to the 1-d ``window_start``. Without ``write_times`` out_times is not
-    touched (only its shape[2], the slots per neuron, is read). Returns the log's end."""
+    that segment) to the 1-d ``window_start``; without, those are not touched. Without
+    ``write_times`` out_times is not touched (only its shape[2], the slots per neuron, is
+    read). Returns the log's end."""
     zero = weight_t.dtype.type(0.0)
     one = weight_t.dtype.type(1.0)
     if write_times:
@@ -131,8 +134,11 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
     flagged = np.empty(candidate.shape[0], dtype=np.int32)  # indices of the flagged neurons
     full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
     n_full = 0
-    seg = n0 * out_times.shape[2]  # this block's segment of the spike log
+    seg = segment_start(n0, out_times.shape[2])  # this block's segment of the spike log
     pos = seg
+    c = k.c
+    inv_2c = k.inv_2c
+    z_tolerance = k.z_tolerance
     for e in range(n_events):
         if log_spikes:
             window_start[e] = pos - seg
@@ -178,7 +184,7 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
             i = flagged[j]
             a = a_sum[i]
             bb = b_sum[i]
-            disc = bb * bb - four_c * a
+            disc = bb * bb - k.four_c * a
             if disc < zero:
                 continue  # a grazing touch that rounding put on either side
             x = np.sqrt(disc)
@@ -187,9 +193,9 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
                 continue
             z = max(z, one)
             b_sum[i], pos = _fire_in_window(
-                b, n0 + i, a, bb, x, z, z_hi, t_e, four_c, reset_over_tau, tau,
-                grad_floor, log_spikes, keep_records, write_times, out_times, count, i,
-                saturated, log_slot, log_record, time_log, pos)
+                b, n0 + i, a, bb, x, z, z_hi, t_e, k, out_times, count, i, saturated,
+                log_slot, log_record, time_log, pos, log_spikes=log_spikes,
+                keep_records=keep_records, write_times=write_times)
             if saturated[b, n0 + i]:
                 full[i] = one
                 n_full += 1
@@ -199,43 +205,49 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
 
 
 @njit(parallel=True, cache=True)
-def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t,
-                c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks,
-                keep_records, out_times, saturated, log_slot, log_record, window_start):
-    """Simulate every (sample, block of neurons) pair in parallel.
+def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t, k,
+                n_blocks, out_times, saturated, log_slot, log_record, window_start):
+    """Simulate every (sample, block of neurons) pair in parallel, keeping the spike log.
 
-    Shapes: event_* (batch, S) from :func:`merge_events`; weight_t (in_features,
-    out_features), i.e. the transposed weight so that the loop over output neurons is
-    contiguous; out_times (batch, out, K); saturated (batch, out) bool. The kernel
-    initialises these itself (+inf times, False), so they may be uninitialised memory.
-    With ``keep_records`` (training) it also writes the spike log
-    (module docstring): log_slot (batch, out * K) int32 and log_record (batch, out * K, 2)
-    with (z', f2'); block j of a sample logs into positions [n0 * K, n1 * K) of its row, and
-    window_start (batch, n_blocks, S + 1) int32 gives, relative to that segment, where the
-    spikes of window e start (entry n_events: the segment's length); without, they may be
-    placeholders. ``inv_2c`` is 1 / 2c. ``z_tolerance`` (slightly below 1) lets a crossing
-    that rounding placed a hair before the window start count at the window start instead
-    of being lost between two windows.
+    Parameters
+    ----------
+    event_times, event_source, n_events, decay_s, decay, z_end : the samples' merged input
+        events, (batch, S) and n_events (batch,), from ``kernels/events.py``
+    weight_t : (in_features, out_features), the transposed weight, so that the loop over
+        output neurons is contiguous
+    k : the layer's :class:`~multispike.kernels.constants.LayerConstants`
+    n_blocks : neuron blocks per sample (parallel tasks per sample)
+    out_times : (batch, out, K) output spike times (written: +inf padded)
+    saturated : (batch, out) bool, set for neurons that wanted more than K spikes
+    log_slot, log_record, window_start : the spike log (``kernels/spike_log.py``):
+        (batch, out * K) int32 entries, (batch, out * K, 2) records (z', f2'),
+        (batch, n_blocks, S + 1) int32 window starts per block
+
+    Every output may be uninitialised memory. ``z_tolerance`` (slightly below 1) lets a
+    crossing that rounding placed a hair before the window start count at the window start
+    instead of being lost between two windows.
     """
     for task in prange(event_times.shape[0] * n_blocks):
         b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
-        starts = window_start[b, j] if keep_records else window_start[0, 0]
+        starts = window_start[b, j]
         if n0 >= n1:
-            if keep_records:
-                starts[:] = 0  # an empty block logs nothing
+            starts[:] = 0  # an empty block logs nothing
+            continue
+        if n_events[b] == 0:  # no input (e.g. a blank part of an image): nothing fires
+            out_times[b, n0:n1] = np.inf
+            saturated[b, n0:n1] = False
+            starts[0] = 0
             continue
         _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
-                        decay[b], z_end[b], weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-                        z_tolerance, grad_floor, keep_records, keep_records, True, out_times,
-                        saturated, log_slot[b] if keep_records else log_slot[0],
-                        log_record[b] if keep_records else log_record[0],
-                        out_times[0, 0], starts)
+                        decay[b], z_end[b], weight_t, k, out_times, saturated, log_slot[b],
+                        log_record[b], out_times[0, 0], starts, log_spikes=True,
+                        keep_records=True, write_times=True)
 
 
 @njit(cache=True, inline="always")
-def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, c,
-                 inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, write_times,
-                 out_times, saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
+def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, k,
+                 out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
+                 emit, write_times):
     """:func:`_simulate_block` without backward records. With ``emit`` (one block per
     sample) it also writes the sample's output spikes earlier than ``emit_t_max`` as a
     time-ordered event list (times and source neurons; ties in neuron order, which is the
@@ -248,25 +260,24 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
     no_record = np.empty((1, 2), dtype=weight_t.dtype)
     if not emit:
         _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                        weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                        grad_floor, False, False, True, out_times, saturated, emit_source[0],
-                        no_record, emit_times[0], emit_source[0])
+                        weight_t, k, out_times, saturated, emit_source[0], no_record,
+                        emit_times[0], emit_source[0], log_spikes=False, keep_records=False,
+                        write_times=True)
         return
     shift = log_shift(out_times.shape[2])
     log = emit_source[b]  # the spike log, then (sorted) the emitted source neurons
     time_log = emit_times[b]  # the logged spike times, then (sorted) the emitted times
     starts = np.empty(n + 1, dtype=np.int32)
     end = _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                          weight_t, c, inv_2c, four_c, reset_over_tau, tau, z_tolerance,
-                          grad_floor, True, False, write_times, out_times, saturated, log,
-                          no_record, time_log, starts)
+                          weight_t, k, out_times, saturated, log, no_record, time_log, starts,
+                          log_spikes=True, keep_records=False, write_times=write_times)
     keys = np.empty(end, dtype=time_log.dtype)
     sources = np.empty(end, dtype=np.int32)
     m = 0
     for r in range(end):
         t = time_log[r]
         keys[m] = t
-        sources[m] = log[r] >> shift
+        sources[m] = entry_neuron(log[r], shift)
         m += t < emit_t_max
     times = emit_times[b]
     sort_events(keys, sources, m, times, log, np.empty(m + 1, dtype=np.int64))
@@ -282,24 +293,14 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
 
 
 @njit(parallel=True, cache=True)
-def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, tau,
-              z_tolerance, grad_floor, n_blocks, invalid, write_times, out_times, saturated,
-              emit, emit_t_max, emit_times, emit_source, emit_count):
-    """Inference in one parallel pass: each (sample, block of neurons) task counts and
-    merges its sample's input spikes ``times`` (batch, in_features, slots) into task-local
-    event rows (``kernels/events.py``), then simulates like :func:`lif_forward` without
-    backward records. ``invalid[b]`` receives the number of invalid spike times (NaN or
-    negative) of sample b, whose outputs are then left empty (the caller raises).
-    With ``emit`` (only with one block per sample) the output spikes are also written as
-    each sample's event list for the next layer (:func:`_infer_block`): emit_times and
-    emit_source (batch, out * K; int32), emit_count (batch,); otherwise placeholders.
-    Without ``write_times`` (only with ``emit``) out_times is a (1, 1, K) placeholder.
-    """
+def _lif_infer(times, weight_t, k, n_blocks, invalid, out_times, saturated, emit_times,
+               emit_source, emit_count, emit_t_max, emit, write_times):
+    """The kernel of :func:`infer_times`."""
     for task in prange(times.shape[0] * n_blocks):
         b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
         if n0 >= n1:
             continue
-        n, ordered, bad = count_sample(times[b], t_max)
+        n, ordered, bad = count_sample(times[b], k.t_max)
         if j == 0:
             invalid[b] = bad
         if bad:
@@ -315,22 +316,18 @@ def lif_infer(times, t_max, tau_s, weight_t, c, inv_2c, four_c, reset_over_tau, 
         decay_s = np.empty(n, dtype=times.dtype)
         decay = np.empty(n, dtype=times.dtype)
         z_end = np.empty(n, dtype=times.dtype)
-        merge_sample(times[b], n, ordered, t_max, tau_s, tau, event_times, event_slot,
+        merge_sample(times[b], n, ordered, k.t_max, k.tau_s, k.tau, event_times, event_slot,
                      event_source, decay_s, decay, z_end)
         _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t,
-                     c, inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor,
-                     write_times, out_times, saturated, emit, emit_t_max, emit_times,
-                     emit_source, emit_count)
+                     k, out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
+                     emit=emit, write_times=write_times)
 
 
 @njit(parallel=True, cache=True)
-def lif_infer_events(event_times, event_source, n_events, t_max, tau_s, weight_t, c, inv_2c,
-                     four_c, reset_over_tau, tau, z_tolerance, grad_floor, n_blocks, write_times,
-                     out_times, saturated, emit, emit_t_max, emit_times, emit_source, emit_count):
-    """:func:`lif_infer` for a layer fed by the previous layer's emitted event lists
-    (event_times, event_source (batch, S), n_events (batch,); sorted spikes earlier than this
-    layer's t_max), which need no counting, checking or merging: only the window factors
-    are computed."""
+def _lif_infer_events(event_times, event_source, n_events, weight_t, k, n_blocks, out_times,
+                      saturated, emit_times, emit_source, emit_count, emit_t_max, emit,
+                      write_times):
+    """The kernel of :func:`infer_events`."""
     for task in prange(event_times.shape[0] * n_blocks):
         b, _, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
         if n0 >= n1:
@@ -340,7 +337,55 @@ def lif_infer_events(event_times, event_source, n_events, t_max, tau_s, weight_t
         decay_s = np.empty(n, dtype=times.dtype)
         decay = np.empty(n, dtype=times.dtype)
         z_end = np.empty(n, dtype=times.dtype)
-        window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end)
-        _infer_block(b, n0, n1, times, event_source[b], n, decay_s, decay, z_end, weight_t, c,
-                     inv_2c, four_c, reset_over_tau, tau, z_tolerance, grad_floor, write_times,
-                     out_times, saturated, emit, emit_t_max, emit_times, emit_source, emit_count)
+        window_factors(times, n, k.tau_s, k.tau, k.t_max, decay_s, decay, z_end)
+        _infer_block(b, n0, n1, times, event_source[b], n, decay_s, decay, z_end, weight_t, k,
+                     out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
+                     emit=emit, write_times=write_times)
+
+
+def _emit_arrays(emit, dtype):
+    """The emit buffers' arrays and t_max, or typed placeholders when nothing is emitted."""
+    if emit is None:
+        return (np.empty((1, 1), dtype=dtype), np.empty((1, 1), dtype=np.int32),
+                np.empty(1, dtype=np.int64), dtype.type(np.inf), False)
+    return emit.times, emit.source, emit.count, dtype.type(emit.t_max), True
+
+
+def infer_times(times, weight_t, k, n_blocks, invalid, out_times, saturated, *, emit=None):
+    """Inference in one parallel pass, without backward records.
+
+    Each (sample, block of neurons) task counts and merges its sample's input spikes
+    ``times`` (batch, in_features, slots) into task-local event rows
+    (``kernels/events.py``), then simulates like :func:`lif_forward`. ``invalid[b]``
+    receives the number of invalid spike times (NaN or negative) of sample b, whose outputs
+    are then left empty (the caller raises). ``emit``: :class:`EventBuffers` with rows of
+    out * K entries (only with one block per sample) that receive each sample's output
+    spikes earlier than ``emit.t_max`` as the time-ordered event list for the next layer.
+    ``out_times`` None (only with ``emit``) skips writing the spike times.
+    """
+    dtype = times.dtype
+    write_times = out_times is not None
+    if not write_times:
+        out_times = np.empty((1, 1, _emit_slots(emit, saturated)), dtype=dtype)
+    _lif_infer(times, weight_t, k, n_blocks, invalid, out_times, saturated,
+               *_emit_arrays(emit, dtype), write_times=write_times)
+
+
+def infer_events(events, weight_t, k, n_blocks, out_times, saturated, *, emit=None):
+    """:func:`infer_times` for a layer fed by the previous layer's emitted
+    :class:`EventBuffers` ``events`` (sorted spikes earlier than this layer's t_max), which
+    need no counting, checking or merging: only the window factors are computed."""
+    dtype = events.times.dtype
+    write_times = out_times is not None
+    if not write_times:
+        out_times = np.empty((1, 1, _emit_slots(emit, saturated)), dtype=dtype)
+    _lif_infer_events(events.times, events.source, events.count, weight_t, k, n_blocks,
+                      out_times, saturated, *_emit_arrays(emit, dtype), write_times=write_times)
+
+
+def _emit_slots(emit, saturated):
+    """Spike slots per neuron, read from the emit rows (out * K entries) when no spike-time
+    tensor is written."""
+    if emit is None:
+        raise ValueError("out_times may only be None when events are emitted")
+    return emit.times.shape[1] // saturated.shape[1]

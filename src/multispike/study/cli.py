@@ -35,8 +35,10 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
                    help="parallel worker processes (default: the number of cores)")
     p.add_argument("--serial", action="store_true", help="run every task in this process (debugging)")
     p.add_argument("--dataset", default="yinyang",
-                   choices=["yinyang", "mnist", "fashion-mnist", "emnist-balanced"],
-                   help="data set of the trained networks (default yinyang; images need --data-dir or a download)")
+                   choices=["yinyang", "mnist", "fashion-mnist", "emnist-balanced", "mnist-conv",
+                            "fashion-mnist-conv"],
+                   help="data set of the trained networks (default yinyang; images need --data-dir or "
+                        "a download); mnist-conv / fashion-mnist-conv: the convolutional presets")
     p.add_argument("--data-dir", default=None, help="data folder (for checkpoints: overrides the stored one)")
     p.add_argument("--seeds", type=int, default=None,
                    help="training seeds (default 2 quick, 5 full; budget: 1 / 2)")

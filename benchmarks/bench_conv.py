@@ -1,0 +1,144 @@
+"""Training and inference throughput of the convolutional MNIST preset (mnist-conv) on real MNIST.
+
+Usage:
+    python benchmarks/bench_conv.py --data-dir ../shared/datasets/mnist [--batches 30]
+        [--infer-batches 5] [--threads N] [--preset mnist-conv]
+
+Times training batches of the preset (batch 20: forward, backward, Adam step) layer by
+layer after a warm-up (numba compilation or cache load, reported separately), then
+inference in batches of 100. Prints samples/s, the forward and backward time of each layer
+(pooling counted with the convolution before it), the spikes per sample of each layer
+before and after the timed training batches and the throughput of their first and second
+half (training thins the spikes), the peak resident memory, and each target (``TARGETS``)
+with MET / MISSED.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import multispike  # noqa: F401  (sets the OpenMP wait policy before torch starts its threads)
+import numba
+import torch
+
+from multispike.functional import spike_pool2d
+from multispike.presets import get_preset
+from multispike.train import build_network, build_optimizer, compute_loss, load_data
+
+# Targets of the convolutional-network issue on the 2-core development machine.
+TARGETS = {
+    "train_rate": 400.0,    # mnist-conv training samples/s (1000 is the goal beyond it)
+    "infer_rate": 1500.0,   # mnist-conv inference samples/s
+    "memory_mb": 4096.0,    # peak resident memory of the process
+}
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def train_step(net, optimizer, config, x, y, fwd, bwd):
+    """One step, layer by layer, adding each layer's forward and backward seconds."""
+    inputs, fed = [], []
+    times = x.reshape(len(x), *net.input_shape, x.shape[-1])
+    for k, (layer, pool) in enumerate(zip(net.layers, net.pools)):
+        t0 = time.perf_counter()
+        inp = times.detach().requires_grad_(k > 0)
+        flat = isinstance(layer, multispike.LIF)
+        times = layer(inp.reshape(len(x), -1, inp.shape[-1]) if flat else inp)
+        if pool:
+            times = spike_pool2d(times, pool)
+        fwd[k] += time.perf_counter() - t0
+        inputs.append(inp)
+        fed.append(times)
+    loss = compute_loss(config, fed[-1], y)
+    optimizer.zero_grad(set_to_none=True)
+    grad = None
+    for k in range(len(net.layers) - 1, -1, -1):
+        t0 = time.perf_counter()
+        if grad is None:
+            loss.backward()
+        else:
+            fed[k].backward(grad)
+        grad = inputs[k].grad
+        bwd[k] += time.perf_counter() - t0
+    optimizer.step()
+    return [float(torch.isfinite(o).sum()) / len(x) for o in fed]
+
+
+@torch.no_grad()
+def spikes_per_sample(net, x):
+    return [float(torch.isfinite(o).sum()) / len(x) for o in net(x, all_layers=True)]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--preset", default="mnist-conv")
+    parser.add_argument("--batches", type=int, default=30, help="timed training batches")
+    parser.add_argument("--infer-batches", type=int, default=5, help="timed inference batches of 100")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        numba.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+    config = get_preset(args.preset, data_dir=args.data_dir)
+    torch.manual_seed(0)
+    data = load_data(config)
+    net = build_network(config, data.n_inputs, data.n_classes)
+    optimizer = build_optimizer(config, net)
+    b = config.batch_size
+    n_layers = len(net.layers)
+    print(f"{args.preset}: {net.architecture}, batch {b}, {numba.get_num_threads()} numba threads, "
+          f"torch {torch.__version__}")
+
+    probe = data.x_test[:100]
+    before = spikes_per_sample(net, probe)
+    t0 = time.perf_counter()
+    train_step(net, optimizer, config, data.x_train[:b], data.y_train[:b], [0.0] * n_layers,
+               [0.0] * n_layers)
+    with torch.no_grad():
+        net(data.x_test[:100])
+    print(f"warm-up (compilation or cache load, one training and one inference batch): "
+          f"{time.perf_counter() - t0:.1f} s")
+
+    fwd, bwd = [0.0] * n_layers, [0.0] * n_layers
+    halves = [0.0, 0.0]
+    for i in range(args.batches):
+        j = (i + 1) * b
+        t0 = time.perf_counter()
+        train_step(net, optimizer, config, data.x_train[j:j + b], data.y_train[j:j + b], fwd, bwd)
+        halves[2 * i // args.batches] += time.perf_counter() - t0
+    train_time = sum(halves)
+    train_rate = args.batches * b / train_time
+    after = spikes_per_sample(net, probe)
+
+    t0 = time.perf_counter()
+    for i in range(args.infer_batches):
+        with torch.no_grad():
+            net(data.x_test[i * 100:(i + 1) * 100])
+    infer_rate = args.infer_batches * 100 / (time.perf_counter() - t0)
+    memory = peak_memory_mb()
+
+    print(f"training: {train_rate:.0f} samples/s ({args.batches} batches of {b}); "
+          f"first half {args.batches // 2 * b / halves[0]:.0f}, second half "
+          f"{(args.batches - args.batches // 2) * b / halves[1]:.0f} samples/s")
+    print(f"inference: {infer_rate:.0f} samples/s ({args.infer_batches} batches of 100)")
+    print("per layer (ms per training sample; pooling with the layer before it):")
+    for k, layer in enumerate(net.layers):
+        kind = type(layer).__name__
+        print(f"  layer {k} {kind:8s} forward {1e3 * fwd[k] / (args.batches * b):7.3f}  "
+              f"backward {1e3 * bwd[k] / (args.batches * b):7.3f}  spikes/sample "
+              f"{before[k]:7.1f} at start -> {after[k]:7.1f} after {args.batches} batches")
+    print(f"peak resident memory: {memory:.0f} MB")
+    for name, value, target, ok in (
+            ("training samples/s", train_rate, f">= {TARGETS['train_rate']:.0f}", train_rate >= TARGETS["train_rate"]),
+            ("inference samples/s", infer_rate, f">= {TARGETS['infer_rate']:.0f}", infer_rate >= TARGETS["infer_rate"]),
+            ("peak memory MB", memory, f"< {TARGETS['memory_mb']:.0f}", memory < TARGETS["memory_mb"])):
+        print(f"target {name} {target}: {value:.0f}  {'MET' if ok else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
