@@ -18,6 +18,7 @@ import pytest
 import torch
 
 nir = pytest.importorskip("nir")
+pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph is being deprecated:DeprecationWarning")
 
 from multispike.cli import main  # noqa: E402
 from multispike.encoding import encode_yinyang  # noqa: E402

@@ -118,14 +118,14 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
     if not isinstance(net, SpikingNetwork):
         raise TypeError(f"net must be a multispike SpikingNetwork, got {type(net).__name__}")
     time_unit = _positive("time_unit", time_unit)
-    a = _spike_integral(dt)
+    dt = None if dt is None else _positive("dt", dt)
     nodes = {"input": nir.Input(input_type=np.array([net.sizes[0]]))}
     for i, layer in enumerate(net.layers):
         exporter = _EXPORTERS.get(type(layer))
         if exporter is None:
             raise ValueError(f"layer {i} is a {type(layer).__name__}; NIR export supports "
                              f"{', '.join(c.__name__ for c in _EXPORTERS)} layers")
-        nodes.update(exporter(nir, layer, f"{i}", time_unit, a))
+        nodes.update(exporter(nir, layer, f"{i}", time_unit, dt))
     nodes["output"] = nir.Output(output_type=np.array([net.sizes[-1]]))
     names = list(nodes)
     t_max = net.layers[-1].t_max
@@ -134,18 +134,18 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
             "t_max": t_max * time_unit if math.isfinite(t_max) else math.inf,
             "max_spikes": [layer.max_spikes for layer in net.layers]}
     if dt is not None:
-        info["dt"] = a
+        info["dt"] = dt
     info.update(metadata or {})
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), metadata=info)
 
 
-def _dense_nodes(nir, layer: LIF, suffix: str, time_unit: float, a: float) -> dict:
+def _dense_nodes(nir, layer: LIF, suffix: str, time_unit: float, dt: float | None) -> dict:
     """``Linear`` + ``CubaLIF`` nodes of one fully connected layer."""
     n = layer.out_features
     tau_syn = layer.tau_s * time_unit
     tau_mem = 2.0 * tau_syn
-    # r w_in a time_unit = tau_syn tau_mem, split so that a = 1 gives r = tau_mem / time_unit
-    r, w_in = (tau_mem / time_unit, tau_syn) if a == 1.0 else (tau_mem / a, tau_syn / time_unit)
+    # r w_in a time_unit = tau_syn tau_mem with a = 1 (Dirac) or a = dt (one-step pulses)
+    r, w_in = (tau_mem / time_unit, tau_syn) if dt is None else (tau_mem / dt, tau_syn / time_unit)
     full = lambda value: np.full(n, value, dtype=np.float64)  # noqa: E731
     return {
         f"linear{suffix}": nir.Linear(weight=layer.weight.detach().cpu().numpy().copy()),
@@ -203,7 +203,9 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
     time_unit = _positive("time_unit", time_unit if time_unit is not None else meta.get("time_unit", 1.0))
     if dt is None and str(meta.get("spike_input", "dirac")) == "step":
-        dt = meta.get("dt")
+        if "dt" not in meta:
+            raise ValueError("the graph's metadata says input spikes are one-step pulses but gives no dt: pass dt")
+        dt = meta["dt"]
     a = _spike_integral(dt)
 
     chain = _chain(nir, graph)

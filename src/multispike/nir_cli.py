@@ -88,8 +88,8 @@ def _cmd_import(args) -> int:
         raise ValueError(f"{args.file} does not say which data it was trained on: pass --preset")
     if args.data_dir is not None:
         config.data_dir = args.data_dir
-    net = from_nir(graph, max_spikes=args.max_spikes, t_max=args.t_max, time_unit=args.time_unit,
-                   dt=args.dt)
+    max_spikes = args.max_spikes[0] if args.max_spikes and len(args.max_spikes) == 1 else args.max_spikes
+    net = from_nir(graph, max_spikes=max_spikes, t_max=args.t_max, time_unit=args.time_unit, dt=args.dt)
     data = load_data(config)
     if data.n_inputs != net.sizes[0] or data.n_classes != net.sizes[-1]:
         raise ValueError(f"the graph maps {net.sizes[0]} inputs to {net.sizes[-1]} outputs, but "
