@@ -301,7 +301,9 @@ def test_snntorch_export_imports_and_our_exact_times_agree_with_its_simulation(p
 
 @pytest.mark.slow
 def test_trained_yinyang_network_agrees_with_snntorch(peer, shared_datasets, tmp_path):
-    """The full check of benchmarks/nir_crosscheck.py on a trained Yin-Yang network."""
+    """benchmarks/nir_crosscheck.py on a freshly trained Yin-Yang TTFS network (300 test
+    samples, step tau_s / 1000): exact round trip, and snnTorch's accuracy within 0.5 points
+    of the exact simulation of the graph, with spike times a few steps apart."""
     if not (shared_datasets / "yin_yang" / "test_samples.npy").is_file():
         pytest.skip("Yin-Yang publication data not found")
     run = tmp_path / "run"
@@ -312,11 +314,12 @@ def test_trained_yinyang_network_agrees_with_snntorch(peer, shared_datasets, tmp
     import nir_crosscheck
 
     with contextlib.redirect_stdout(io.StringIO()):
-        nir_crosscheck.main([str(run / "last.pt"), "--time-units", "0.1", "--json", str(tmp_path / "r.json")])
+        nir_crosscheck.main([str(run / "last.pt"), "--time-units", "0.1", "--test-size", "300",
+                             "--json", str(tmp_path / "r.json")])
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["round_trip"] == {"identical_weights": True, "identical_spike_times": True}
+    assert result["saturated_unlimited"] == [0, 0]
     for comparison in result["comparisons"]:
         assert abs(comparison["accuracy_ours"] - comparison["accuracy_snntorch"]) <= 0.005
         for layer in comparison["layers"]:
-            assert layer["median"] <= 2.5 and layer["equal_counts"] >= 0.95
-    assert math.isfinite(result["comparisons"][0]["layers"][0]["max"])
+            assert layer["median"] <= 3 and layer["equal_counts"] >= 0.8 and layer["compared"] > 1000
