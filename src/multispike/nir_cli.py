@@ -96,7 +96,7 @@ def _cmd_import(args) -> int:
                          f"{config.dataset} has {data.n_inputs} inputs and {data.n_classes} classes")
     result = evaluate(net, data.x_test, data.y_test, config.prediction_rule, config.eval_batch_size)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({"file": str(args.file), "split": "test", **result}))
     else:
         spikes = ", ".join(f"{s:.1f}" for s in result["spikes_per_sample"])
         print(f"{args.file} ({config.dataset}, exact simulation): test accuracy {result['accuracy']:.4f} "
