@@ -190,10 +190,10 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
     The graph's metadata (written by :func:`to_nir`) supplies ``max_spikes`` (slots per
     neuron, one int or one per layer), ``t_max`` (the simulation end), ``time_unit``
     (seconds per our time unit) and ``dt`` (None: Dirac input spikes; seconds: one-step
-    pulses); arguments given here override it, ``t_max`` in our time units. ``max_spikes`` is required for a graph without that metadata,
-    ``t_max`` defaults to inf and ``time_unit`` to 1. ``rtol``: relative tolerance for
-    constants that must be equal. Raises ValueError for anything the exact simulator
-    cannot represent (see the module docstring).
+    pulses); arguments given here override it, ``t_max`` in our time units. A graph without
+    that metadata needs ``max_spikes``; ``t_max`` then defaults to inf and ``time_unit`` to 1.
+    ``rtol``: relative tolerance for constants that must be equal. Raises ValueError for
+    anything the exact simulator cannot represent (see the module docstring).
     """
     nir = _import_nir()
     if isinstance(graph, (str, Path)):
