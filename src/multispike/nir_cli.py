@@ -64,7 +64,9 @@ def _cmd_export(args) -> int:
         return 2
     layers = " -> ".join(str(n) for n in net.sizes)
     print(f"wrote {args.out}: {layers} as {len(net.layers)} Linear + CubaLIF layers "
-          f"(time unit {graph.metadata['time_unit']} s, input spikes {graph.metadata['spike_input']})")
+          f"(time unit {graph.metadata['time_unit']} s, input spikes {graph.metadata['spike_input']}); "
+          f"the spike-slot limits {graph.metadata['max_spikes']} are kept in the metadata only: "
+          "other simulators let a neuron fire as often as its membrane makes it")
     return 0
 
 
