@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .study.cli import add_study_parser
     add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
+    from .nir_cli import add_nir_parsers
+    add_nir_parsers(sub)  # `multispike export` / `multispike import` (NIR); they set args.handler
     return parser
 
 
