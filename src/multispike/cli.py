@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all; torch's small ops use one)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="JSON of TrainConfig fields (e.g. a sweep's best_config.json) applied over the "
+                        "preset; the options below override it")
     _add_config_options(p)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on its test set")
@@ -124,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .study.cli import add_study_parser
     add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
+    from .sweep.cli import add_sweep_parser
+    add_sweep_parser(sub)  # `multispike sweep ...`; its parser sets args.handler
     return parser
 
 
@@ -146,13 +151,18 @@ def _cmd_train(args) -> int:
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name, None) is not None}
+    if args.config is not None:  # a JSON of TrainConfig fields, e.g. a sweep's best_config.json
+        from .config import read_config_file
+        overrides = {**read_config_file(args.config), **overrides}
     config = None
     if args.resume:
         if args.out is None:
             raise ValueError("--resume needs --out, the folder of the run to continue")
         config = resume_config(args.out, args.preset, **overrides)
     if config is None:
+        label = overrides.pop("name", None)  # a config file's run name
         config = get_preset(args.preset or DEFAULT_PRESET, **overrides)
+        config = config if label is None else dataclasses.replace(config, name=label)
     _configure_threads(args.threads)
     out = args.out or f"runs/{config.name}-seed{config.seed}"
     print(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "

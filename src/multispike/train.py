@@ -318,7 +318,7 @@ def _open_run_folder(out: Path, config: TrainConfig, resume: bool, overwrite: bo
 
 
 def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, log=print) -> dict:
+          progress: bool = True, log=print, epoch_end=None) -> dict:
     """Train ``config`` and write the run into ``out_dir``; return the final summary.
 
     With ``resume`` the run continues from ``out_dir/last.pt``; ``config`` may then be None
@@ -330,6 +330,9 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
     The summary holds the final epoch's test accuracy and the epoch selected on validation
     accuracy (``best.pt``) with its validation and test accuracy (None without a
     validation split).
+
+    ``epoch_end(record, net)``, if given, is called after each epoch's record is written; a
+    true return value stops training there (a sweep pruning a trial).
     """
     out = Path(out_dir)
     state = None
@@ -435,6 +438,8 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
             log(f"epoch {epoch + 1}/{config.epochs}  loss {record['loss']:.4f}  "
                 f"train {record['train_accuracy']:.4f}  {val_text}test {test['accuracy']:.4f}  "
                 f"spikes/sample [{spikes}]  {train_time:.1f}s" + ("  (selected)" if improved else ""))
+            if epoch_end is not None and epoch_end(record, net):
+                break
     return summarize_run(config, history, selected, out)
 
 
