@@ -146,6 +146,7 @@ def _configure_threads(threads: int | None) -> None:
 
 
 def _cmd_train(args) -> int:
+    from . import distributed
     from .presets import DEFAULT_PRESET, get_preset
     from .train import resume_config, train
 
@@ -163,20 +164,26 @@ def _cmd_train(args) -> int:
         label = overrides.pop("name", None)  # a config file's run name
         config = get_preset(args.preset or DEFAULT_PRESET, **overrides)
         config = config if label is None else dataclasses.replace(config, name=label)
-    _configure_threads(args.threads)
+    group = distributed.init_from_env()  # under torchrun: join the data-parallel group
+    _configure_threads(args.threads or distributed.threads_per_process())
+    print_ = print if group.writes_files else distributed.quiet
     out = args.out or f"runs/{config.name}-seed{config.seed}"
-    print(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "
-          f"loss {config.loss}) for {config.epochs} epochs into {out}")
-    result = train(config, out, resume=args.resume, overwrite=args.overwrite,
-                   progress=not args.no_progress)
+    print_(f"training {config.name} ({config.dataset}, layers {[*config.hidden]} hidden, "
+           f"loss {config.loss}) for {config.epochs} epochs into {out}"
+           + (f" on {group.size} processes" if group.active else ""))
+    try:
+        result = train(config, out, resume=args.resume, overwrite=args.overwrite,
+                       progress=not args.no_progress)
+    finally:
+        distributed.close()
     if result["selected_epoch"] is None:
         chosen = "no validation split, so no checkpoint was selected"
     else:
         chosen = (f"selected on validation: epoch {result['selected_epoch']} (val "
                   f"{result['selected_val_accuracy']:.4f}, test "
                   f"{result['selected_test_accuracy']:.4f}, {out}/best.pt)")
-    print(f"final test accuracy {result['final_test_accuracy']:.4f} ({result['epochs']} epochs, "
-          f"{out}/last.pt); {chosen}; metrics in {out}/metrics.jsonl")
+    print_(f"final test accuracy {result['final_test_accuracy']:.4f} ({result['epochs']} epochs, "
+           f"{out}/last.pt); {chosen}; metrics in {out}/metrics.jsonl")
     return 0
 
 
