@@ -8,7 +8,7 @@ Ray is an optional dependency (``pip install "multispike[distributed]"``).
 """
 from __future__ import annotations
 
-__all__ = ["RayExecutor", "require_ray"]
+__all__ = ["RayExecutor", "require_ray", "connect", "with_threads"]
 
 INSTALL_HINT = 'pip install "multispike[distributed]"  (or: pip install ray optuna)'
 
@@ -22,7 +22,22 @@ def require_ray():
     return ray
 
 
-def _with_threads(fn, item, threads: int):
+def connect(address: str | None = None, workers: int | None = None) -> bool:
+    """Initialise Ray in this process unless it is already: a local instance with ``workers``
+    CPUs (default: all cores) when ``address`` is None, else the cluster at ``address``
+    ("auto" or "HOST:PORT"). Returns True when this call started Ray (the caller then shuts
+    it down)."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    options = {"include_dashboard": False, "log_to_driver": False}
+    if address is None:
+        options["num_cpus"] = workers
+    ray.init(address=address, **options)
+    return True
+
+
+def with_threads(fn, item, threads: int):
     """Run ``fn(item)`` with ``threads`` numba and torch threads (in a Ray worker)."""
     import numba
     import torch
@@ -49,15 +64,10 @@ class RayExecutor:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = int(threads)
-        self._owns_instance = not ray.is_initialized()
-        if self._owns_instance:
-            options = {"include_dashboard": False, "log_to_driver": False}
-            if address is None:
-                options["num_cpus"] = workers
-            ray.init(address=address, **options)
+        self._owns_instance = connect(address, workers)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = max(cpus // self.threads, 1)
-        self._remote = ray.remote(num_cpus=self.threads)(_with_threads)
+        self._remote = ray.remote(num_cpus=self.threads)(with_threads)
 
     def as_completed(self, fn, items):
         """Yield ``(item, fn(item))`` in the order the tasks finish."""

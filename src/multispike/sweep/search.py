@@ -119,12 +119,8 @@ class _ActorBook:
         return ray.get(self.handle.report.remote(number, epoch, value))
 
 
-def _trial_task(config, run_dir, val_fraction, handle, number, threads):
-    import numba
-    import torch
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    torch.set_num_threads(threads)
+def _trial_in_worker(args: tuple) -> dict:
+    config, run_dir, val_fraction, handle, number = args
     return run_trial(config, run_dir, val_fraction, _ActorBook(handle), number)
 
 
@@ -158,7 +154,8 @@ def _run_serial(base, params, trials, out, val_fraction, pruner, seed, log):
     import torch
 
     book = TrialBook(out, params, pruner, seed)
-    _log_start(book, book.recover(), trials, "this process", log)
+    recovered = book.recover()
+    _log_start(recovered, book.finished(), trials, "this process", log)
     saved = numba.get_num_threads(), torch.get_num_threads()
     numba.set_num_threads(1)
     torch.set_num_threads(1)
@@ -181,15 +178,10 @@ def _run_serial(base, params, trials, out, val_fraction, pruner, seed, log):
 
 
 def _run_ray(base, params, trials, out, val_fraction, pruner, seed, address, workers, log):
-    from ..study.ray_executor import require_ray
+    from ..study.ray_executor import connect, require_ray, with_threads
 
     ray = require_ray()
-    owns = not ray.is_initialized()
-    if owns:
-        options = {"include_dashboard": False, "log_to_driver": False}
-        if address is None:
-            options["num_cpus"] = workers
-        ray.init(address=address, **options)
+    owns = connect(address, workers)
     try:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -197,15 +189,17 @@ def _run_ray(base, params, trials, out, val_fraction, pruner, seed, address, wor
         book = ray.remote(TrialBook).options(num_cpus=0, scheduling_strategy=here).remote(
             out, params, pruner, seed)
         slots = max(int(ray.cluster_resources().get("CPU", 1)), 1)
-        task = ray.remote(num_cpus=1, max_retries=0)(_trial_task)
-        _log_start(book, ray.get(book.recover.remote()), trials, f"{slots} Ray worker(s)", log)
-        running = {}
+        task = ray.remote(num_cpus=1, max_retries=0)(with_threads)
+        recovered = ray.get(book.recover.remote())
         finished = ray.get(book.finished.remote())
+        _log_start(recovered, finished, trials, f"{slots} Ray worker(s)", log)
+        running = {}
         while finished + len(running) < trials or running:
             while finished + len(running) < trials and len(running) < slots:
                 number, values = ray.get(book.ask.remote())
                 config, run_dir = _trial_config(base, values, number, out)
-                running[task.remote(config, run_dir, val_fraction, book, number, 1)] = (number, values)
+                args = (config, run_dir, val_fraction, book, number)
+                running[task.remote(_trial_in_worker, args, 1)] = (number, values)
             done, _ = ray.wait(list(running), num_returns=1)
             number, values = running.pop(done[0])
             try:
@@ -223,8 +217,7 @@ def _run_ray(base, params, trials, out, val_fraction, pruner, seed, address, wor
             ray.shutdown()
 
 
-def _log_start(book, recovered, trials, where, log):
-    finished = book.finished() if isinstance(book, TrialBook) else None
+def _log_start(recovered, finished, trials, where, log):
     note = f"; {recovered} interrupted trial(s) queued again" if recovered else ""
     log(f"sweep: {trials} trials on {where}" + (f", {finished} already finished" if finished else "") + note)
 
