@@ -13,7 +13,7 @@ for rep in 1 2; do
   echo "== training, repeat $rep"
   /usr/bin/time -f "1 process, 2 threads: wall %e s" python -m multispike $T --threads 2 --out "$W/one2-$rep" > /dev/null; epoch_time "$W/one2-$rep"
   /usr/bin/time -f "1 process, 1 thread: wall %e s" python -m multispike $T --threads 1 --out "$W/one1-$rep" > /dev/null; epoch_time "$W/one1-$rep"
-  /usr/bin/time -f "torchrun 2 processes x 1 thread: wall %e s" torchrun --standalone --nproc-per-node 2 -m multispike $T --out "$W/two-$rep" > /dev/null 2>&1; epoch_time "$W/two-$rep"
+  /usr/bin/time -o "$W/wall" -f "torchrun 2 processes x 1 thread: wall %e s" torchrun --standalone --nproc-per-node 2 -m multispike $T --out "$W/two-$rep" > /dev/null 2>&1; cat "$W/wall"; epoch_time "$W/two-$rep"
 done
 python - "$W" <<'PY'
 import sys, torch
