@@ -8,7 +8,6 @@ import pytest
 from multispike.cli import main
 from multispike.config import TrainConfig
 from multispike.sweep.space import apply_params, parse_param
-from multispike.sweep.trial import holdout_split
 
 pytest.importorskip("optuna")
 
@@ -33,9 +32,6 @@ def test_param_parsing_and_application():
                 "epochs=int:1:5", "batch_size=int:1.5:4", "loss=choice:ttfs"):
         with pytest.raises(ValueError):
             parse_param(bad)
-    assert holdout_split(500, 0.2) == (400, 100)
-    with pytest.raises(ValueError):
-        holdout_split(3, 0.1)
 
 
 def test_small_sweep_prunes_and_its_best_config_trains(tmp_path, capsys):
@@ -45,7 +41,7 @@ def test_small_sweep_prunes_and_its_best_config_trains(tmp_path, capsys):
     assert len(rows) == 6 and all(r["state"] in ("COMPLETE", "PRUNED") for r in rows)
     assert any(r["state"] == "PRUNED" for r in rows) and any(r["state"] == "COMPLETE" for r in rows)
     trials = json.loads((out / "trials.json").read_text())
-    for t in trials:  # scored on 100 held-out training samples, never the test set
+    for t in trials:  # scored on the validation split, never the test set
         assert all(0 <= h["val_accuracy"] <= 1 and "test_accuracy" not in h for h in t["history"])
     best = json.loads((out / "best_trial.json").read_text())
     complete = [float(r["val_accuracy"]) for r in rows if r["state"] == "COMPLETE"]
@@ -54,7 +50,7 @@ def test_small_sweep_prunes_and_its_best_config_trains(tmp_path, capsys):
 
     config = json.loads((out / "best_config.json").read_text())
     assert config["lr"] == best["params"]["lr"] and config["hidden"] == [30]
-    assert config["train_size"] == 500  # the final run trains on all samples, validation included
+    assert config["train_size"] == 500 and config["val_size"] == 1000  # as the trials trained
     run = tmp_path / "run"
     assert main(["train", "--config", str(out / "best_config.json"), "--epochs", "1", "--out", str(run),
                  "--no-progress"]) == 0
@@ -78,6 +74,11 @@ def test_interrupted_trial_runs_again(tmp_path, capsys):
     rows = _rows(out)
     assert [r["state"] for r in rows] == ["FAIL", rows[1]["state"]] and rows[1]["state"] != "FAIL"
     assert float(rows[1]["param:lr"]) == values["lr"]
+
+
+def test_sweep_needs_a_validation_split(tmp_path, capsys):
+    assert main([*SWEEP, "--set", "val_size=0", "--trials", "1", "--out", str(tmp_path)]) == 2
+    assert "val_size must be > 0" in capsys.readouterr().err
 
 
 def test_train_config_file_is_checked(tmp_path, capsys):

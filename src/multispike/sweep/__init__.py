@@ -1,5 +1,5 @@
 """Hyperparameter sweeps (``multispike sweep``): Optuna's TPE sampler with a pruner,
-maximising validation accuracy on held-out training data, in this process or on Ray.
+maximising validation accuracy, in this process or on Ray.
 
 :mod:`~multispike.sweep.space` parses the searched settings, :mod:`~multispike.sweep.trial`
 trains and scores one trial, :mod:`~multispike.sweep.search` runs the search and

@@ -15,8 +15,8 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "sweep", help="search hyperparameters (Optuna TPE with pruning) for the best validation accuracy",
         description="Search training settings with Optuna's TPE sampler, stopping hopeless trials "
-                    "early, and maximise the accuracy on a held-out part of the training data "
-                    "(never the test set). Writes OUT/trials.csv, trials.json, best_config.json "
+                    "early, and maximise the validation accuracy (the data set's validation split, "
+                    "--set val_size=N; never the test set). Writes OUT/trials.csv, trials.json, best_config.json "
                     "(for `multispike train --config`) and sweep.png. Running the same command "
                     "again resumes an interrupted sweep from OUT/optuna-journal.log.")
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="starting configuration")
@@ -28,8 +28,6 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default: the preset's)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a fixed setting for every trial, e.g. --set hidden=30; repeatable")
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="share of the training samples held out for validation (default 0.2)")
     p.add_argument("--pruner", choices=["asha", "median", "none"], default="asha",
                    help="early stopping of trials: asynchronous successive halving (default), median, none")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampler (the training seed is --set seed=N)")
@@ -60,8 +58,7 @@ def run_sweep_command(args) -> int:
         from .report import write_sweep_outputs
         from .search import run_sweep
         t0 = time.perf_counter()
-        book = run_sweep(base, params, args.trials, args.out, val_fraction=args.val_fraction,
-                         pruner=args.pruner, seed=args.seed, executor=args.executor,
+        book = run_sweep(base, params, args.trials, args.out, pruner=args.pruner, seed=args.seed, executor=args.executor,
                          address=args.address, workers=args.workers, log=lambda m: print(m, flush=True))
     except ImportError as exc:  # an optional extra is missing: say what to install
         print(f"multispike sweep: error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import TrainConfig
 from ..study.common import write_csv
 from ..study.runner import write_json
+from ..train import resolve_config
 from .space import apply_params
 
 __all__ = ["trial_rows", "write_sweep_outputs"]
@@ -38,7 +39,7 @@ def write_sweep_outputs(study, base: TrainConfig, out, params) -> dict:
     best = max(complete, key=lambda r: (r["val_accuracy"], -r["number"]), default=None)
     if best is not None:
         values = {p.name: best[f"param:{p.name}"] for p in params}
-        config = dataclasses.asdict(apply_params(base, values))
+        config = dataclasses.asdict(resolve_config(apply_params(base, values)))  # as the trials ran
         config["name"] = f"{base.name}-sweep-best"
         write_json(out / "best_config.json", config, indent=2)
         write_json(out / "best_trial.json", {"number": best["number"], "val_accuracy": best["val_accuracy"],

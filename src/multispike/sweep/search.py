@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config import TrainConfig
 from .space import Param, apply_params
-from .trial import run_trial
+from .trial import require_validation, run_trial
 
 __all__ = ["TrialBook", "run_sweep", "JOURNAL", "STUDY_NAME"]
 
@@ -101,7 +101,6 @@ class TrialBook:
             self.study.tell(trial, state=TrialState.FAIL)
             return
         trial.set_user_attr("history", result["history"])
-        trial.set_user_attr("split", [result["train_size"], result["val_size"]])
         if result["pruned"]:
             self.study.tell(trial, state=TrialState.PRUNED)
         else:
@@ -120,12 +119,11 @@ class _ActorBook:
 
 
 def _trial_in_worker(args: tuple) -> dict:
-    config, run_dir, val_fraction, handle, number = args
-    return run_trial(config, run_dir, val_fraction, _ActorBook(handle), number)
+    config, run_dir, handle, number = args
+    return run_trial(config, run_dir, _ActorBook(handle), number)
 
 
-def run_sweep(base: TrainConfig, params: list[Param], trials: int, out, val_fraction: float = 0.2,
-              pruner: str = "asha", seed: int = 0, executor: str = "serial", address: str | None = None,
+def run_sweep(base: TrainConfig, params: list[Param], trials: int, out, pruner: str = "asha", seed: int = 0, executor: str = "serial", address: str | None = None,
               workers: int | None = None, log=print) -> TrialBook:
     """Run the sweep until ``trials`` trials have finished (completed, pruned or failed),
     counting those of earlier runs into ``out``; returns the book (its ``study``)."""
@@ -135,13 +133,14 @@ def run_sweep(base: TrainConfig, params: list[Param], trials: int, out, val_frac
         raise ValueError("a sweep needs at least one --param")
     if executor not in ("serial", "ray"):
         raise ValueError(f"executor must be 'serial' or 'ray', got {executor!r}")
+    require_validation(base)
     out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     for p in params:  # every sampled value must give a valid configuration
         apply_params(base, {p.name: p.choices[0] if p.kind == "choice" else p.low})
     if executor == "serial":
-        return _run_serial(base, params, trials, out, val_fraction, pruner, seed, log)
-    return _run_ray(base, params, trials, out, val_fraction, pruner, seed, address, workers, log)
+        return _run_serial(base, params, trials, out, pruner, seed, log)
+    return _run_ray(base, params, trials, out, pruner, seed, address, workers, log)
 
 
 def _trial_config(base, values, number, out):
@@ -149,7 +148,7 @@ def _trial_config(base, values, number, out):
     return config, str(out / "trials" / f"trial-{number:04d}")
 
 
-def _run_serial(base, params, trials, out, val_fraction, pruner, seed, log):
+def _run_serial(base, params, trials, out, pruner, seed, log):
     import numba
     import torch
 
@@ -164,7 +163,7 @@ def _run_serial(base, params, trials, out, val_fraction, pruner, seed, log):
             number, values = book.ask()
             config, run_dir = _trial_config(base, values, number, out)
             try:
-                result = run_trial(config, run_dir, val_fraction, book, number)
+                result = run_trial(config, run_dir, book, number)
             except (ValueError, RuntimeError, FloatingPointError) as exc:
                 book.tell(number, None, error=f"{type(exc).__name__}: {exc}")
                 log(f"trial {number}: failed ({exc})")
@@ -177,7 +176,7 @@ def _run_serial(base, params, trials, out, val_fraction, pruner, seed, log):
     return book
 
 
-def _run_ray(base, params, trials, out, val_fraction, pruner, seed, address, workers, log):
+def _run_ray(base, params, trials, out, pruner, seed, address, workers, log):
     from ..study.ray_executor import connect, require_ray, with_threads
 
     ray = require_ray()
@@ -198,7 +197,7 @@ def _run_ray(base, params, trials, out, val_fraction, pruner, seed, address, wor
             while finished + len(running) < trials and len(running) < slots:
                 number, values = ray.get(book.ask.remote())
                 config, run_dir = _trial_config(base, values, number, out)
-                args = (config, run_dir, val_fraction, book, number)
+                args = (config, run_dir, book, number)
                 running[task.remote(_trial_in_worker, args, 1)] = (number, values)
             done, _ = ray.wait(list(running), num_returns=1)
             number, values = running.pop(done[0])
