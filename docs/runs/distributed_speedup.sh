@@ -7,7 +7,7 @@ DATA=${DATA:-../shared/datasets/mnist}
 W=${WORK:-/tmp/distributed_speedup}
 rm -rf "$W"; mkdir -p "$W"
 echo "commit $(git rev-parse --short HEAD); $(nproc) cores; $(date -u)"; uptime
-T="train --preset mnist-multispike --data-dir $DATA --train-size 30000 --test-size 1000 --epochs 1 --seed 0 --no-progress"
+T="train --preset mnist-multispike --data-dir $DATA --train-size 30000 --val-size 1000 --test-size 1000 --epochs 1 --seed 0 --no-progress"
 epoch_time() { python -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])][-1]; print(f\"train_time_s {r['train_time_s']:.2f}  loss {r['loss']:.6f}  train_acc {r['train_accuracy']:.4f}  test_acc {r['test_accuracy']:.4f}\")" "$1/metrics.jsonl"; }
 for rep in 1 2; do
   echo "== training, repeat $rep"
@@ -23,9 +23,9 @@ b = torch.load(f"{w}/two-1/last.pt", weights_only=False)["model"]
 for k in a:
     print(f"max |w_1proc - w_2proc| {k}: {(a[k] - b[k]).abs().max().item():.3g} (max |w| {a[k].abs().max().item():.3g}) after 600 Adam steps")
 PY
-S="study accuracy --quick"
+S="study accuracy --quick --seeds 4"
 for rep in 1 2; do
-  echo "== study accuracy --quick, repeat $rep"
+  echo "== $S, repeat $rep"
   python -m multispike $S --serial --out "$W/study-serial-$rep" | grep -E "tasks|done in"
   python -m multispike $S --executor ray --workers 2 --out "$W/study-ray-$rep" | grep -E "tasks|done in"
   python -m multispike $S --workers 2 --out "$W/study-local-$rep" | grep -E "tasks|done in"
