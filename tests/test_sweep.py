@@ -99,3 +99,10 @@ def test_sweep_on_ray(tmp_path, capsys):
     assert len(rows) == 5 and {r["state"] for r in rows} <= {"COMPLETE", "PRUNED"}
     assert (out / "best_config.json").is_file()
     assert len(list((out / "trials").glob("trial-*/metrics.jsonl"))) == 5
+
+
+def test_missing_optuna_says_what_to_install(monkeypatch, tmp_path, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
+    assert main([*SWEEP, "--trials", "1", "--out", str(tmp_path)]) == 2
+    assert 'pip install "multispike[distributed]"' in capsys.readouterr().err
