@@ -18,10 +18,13 @@ done
 python - "$W" <<'PY'
 import sys, torch
 w = sys.argv[1]
-a = torch.load(f"{w}/one1-1/last.pt", weights_only=False)["model"]
-b = torch.load(f"{w}/two-1/last.pt", weights_only=False)["model"]
-for k in a:
-    print(f"max |w_1proc - w_2proc| {k}: {(a[k] - b[k]).abs().max().item():.3g} (max |w| {a[k].abs().max().item():.3g}) after 600 Adam steps")
+two = torch.load(f"{w}/two-1/last.pt", weights_only=True)["model"]
+for one in ("one1-1", "one2-1"):
+    a = torch.load(f"{w}/{one}/last.pt", weights_only=True)["model"]
+    for k in a:
+        print(f"after 600 Adam steps, {k}: max |w({one}) - w(2 processes)| = "
+              f"{(a[k] - two[k]).abs().max().item():.3g} (max |w| {a[k].abs().max().item():.3g}); "
+              f"bit-identical: {torch.equal(a[k], two[k])}")
 PY
 S="study accuracy --quick --seeds 4"
 for rep in 1 2; do
