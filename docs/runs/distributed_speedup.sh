@@ -26,7 +26,7 @@ for one in ("one1-1", "one2-1"):
               f"{(a[k] - two[k]).abs().max().item():.3g} (max |w| {a[k].abs().max().item():.3g}); "
               f"bit-identical: {torch.equal(a[k], two[k])}")
 PY
-S="study accuracy --quick --seeds 4"
+S="study accuracy --quick --seeds 4 ${STUDY_SET:-}"
 for rep in 1 2; do
   echo "== $S, repeat $rep"
   python -m multispike $S --serial --out "$W/study-serial-$rep" | grep -E "tasks|done in"
