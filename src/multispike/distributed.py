@@ -57,6 +57,7 @@ class ProcessGroup:
             return
         import torch.distributed as dist
 
+        parameters = list(parameters)
         for p in parameters:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
@@ -64,7 +65,12 @@ class ProcessGroup:
                 p.grad.zero_()
             else:
                 p.grad.mul_(shard_size / batch_size)
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+        # one collective per step: every exchange is a point where the processes wait for
+        # each other
+        flat = torch.cat([p.grad.reshape(-1) for p in parameters])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        for p, part in zip(parameters, flat.split([p.numel() for p in parameters])):
+            p.grad.copy_(part.view_as(p.grad))
 
     def sum(self, *values: float) -> tuple:
         """Each value summed over the processes (epoch totals: loss, correct, seen)."""
