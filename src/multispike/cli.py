@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all; torch's small ops use one)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="JSON of TrainConfig fields (e.g. a sweep's best_config.json) applied over the "
+                        "preset; the options below override it")
     _add_config_options(p)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on its test set")
@@ -126,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
     from .nir_cli import add_nir_parsers
     add_nir_parsers(sub)  # `multispike export` / `multispike import` (NIR); they set args.handler
+    from .sweep.cli import add_sweep_parser
+    add_sweep_parser(sub)  # `multispike sweep ...`; its parser sets args.handler
     return parser
 
 
@@ -143,33 +148,45 @@ def _configure_threads(threads: int | None) -> None:
 
 
 def _cmd_train(args) -> int:
+    from . import distributed
     from .presets import DEFAULT_PRESET, get_preset
     from .train import resume_config, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name, None) is not None}
+    if args.config is not None:  # a JSON of TrainConfig fields, e.g. a sweep's best_config.json
+        from .config import read_config_file
+        overrides = {**read_config_file(args.config), **overrides}
     config = None
     if args.resume:
         if args.out is None:
             raise ValueError("--resume needs --out, the folder of the run to continue")
         config = resume_config(args.out, args.preset, **overrides)
     if config is None:
+        label = overrides.pop("name", None)  # a config file's run name
         config = get_preset(args.preset or DEFAULT_PRESET, **overrides)
-    _configure_threads(args.threads)
+        config = config if label is None else dataclasses.replace(config, name=label)
+    group = distributed.init_from_env()  # under torchrun: join the data-parallel group
+    _configure_threads(args.threads or distributed.threads_per_process())
+    print_ = print if group.writes_files else distributed.quiet
     out = args.out or f"runs/{config.name}-seed{config.seed}"
     layers = config.architecture or f"layers {[*config.hidden]} hidden"
-    print(f"training {config.name} ({config.dataset}, {layers}, "
-          f"loss {config.loss}) for {config.epochs} epochs into {out}")
-    result = train(config, out, resume=args.resume, overwrite=args.overwrite,
-                   progress=not args.no_progress)
+    print_(f"training {config.name} ({config.dataset}, {layers}, "
+           f"loss {config.loss}) for {config.epochs} epochs into {out}"
+           + (f" on {group.size} processes" if group.active else ""))
+    try:
+        result = train(config, out, resume=args.resume, overwrite=args.overwrite,
+                       progress=not args.no_progress)
+    finally:
+        distributed.close()
     if result["selected_epoch"] is None:
         chosen = "no validation split, so no checkpoint was selected"
     else:
         chosen = (f"selected on validation: epoch {result['selected_epoch']} (val "
                   f"{result['selected_val_accuracy']:.4f}, test "
                   f"{result['selected_test_accuracy']:.4f}, {out}/best.pt)")
-    print(f"final test accuracy {result['final_test_accuracy']:.4f} ({result['epochs']} epochs, "
-          f"{out}/last.pt); {chosen}; metrics in {out}/metrics.jsonl")
+    print_(f"final test accuracy {result['final_test_accuracy']:.4f} ({result['epochs']} epochs, "
+           f"{out}/last.pt); {chosen}; metrics in {out}/metrics.jsonl")
     return 0
 
 

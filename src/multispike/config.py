@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-__all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init"]
+__all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init", "read_config_file"]
 
 DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
 LOSSES = ("spike_count", "ttfs")
@@ -192,3 +192,18 @@ def config_from_dict(values: dict) -> TrainConfig:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {"val_size": 0, **values}
     return TrainConfig(**{k: v for k, v in values.items() if k in names})
+
+
+def read_config_file(path) -> dict:
+    """The TrainConfig fields stored in a JSON file (``train --config``); unknown keys are an
+    error, missing ones keep their preset's value."""
+    import json
+
+    with open(path) as f:
+        values = json.load(f)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object of TrainConfig fields")
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"{path}: unknown TrainConfig field(s) {unknown}")
+    return values

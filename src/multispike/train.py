@@ -27,6 +27,7 @@ from .checkpoint import (CHECKPOINT_FORMAT, check_writable, checkpoint_nbytes, l
                          remove_stale_temporaries, repair_best, save_checkpoint, write_atomic)
 from .config import TrainConfig, config_from_dict, parse_init
 from .data import generate_yinyang, load_image_dataset, load_yinyang
+from .distributed import current_group, quiet
 from .encoding import encode_images, encode_yinyang
 from .functional import all_finite
 from .losses import predict, silent_label_loss, spike_count_loss, ttfs_cross_entropy
@@ -339,7 +340,7 @@ def _open_run_folder(out: Path, resume: bool, overwrite: bool, log):
 
 
 def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, log=print) -> dict:
+          progress: bool = True, log=print, epoch_end=None) -> dict:
     """Train ``config`` and write the run into ``out_dir``; return the final summary.
 
     With ``resume`` the run continues from ``out_dir/last.pt``; ``config`` may then be None
@@ -351,8 +352,16 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
     The summary holds the final epoch's test accuracy and the epoch selected on validation
     accuracy (``best.pt``) with its validation and test accuracy (None without a
     validation split).
+
+    ``epoch_end(record, net)``, if given, is called after each epoch's record is written; a
+    true return value stops training there (a sweep pruning a trial).
+
+    Under torch.distributed each process trains on its shard of every batch and only rank 0
+    reads and writes the run folder (:mod:`multispike.distributed`).
     """
     out = Path(out_dir)
+    processes = current_group()  # data parallelism: one process unless torch.distributed runs
+    log, progress = (log, progress) if processes.writes_files else (quiet, False)
     state = None
     if resume and (out / "last.pt").exists():
         settings = {} if config is None else dataclasses.asdict(resolve_config(config))
@@ -360,9 +369,10 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
         config = resume_config(out, None if config is None else config.name, **settings)
     elif config is None:
         raise ValueError(f"config is None but {out} holds no run to resume")
-    config = resolve_config(config)
+    config = processes.broadcast(resolve_config(config))  # rank 0's (resumed) configuration
     last_path, best_path = out / "last.pt", out / "best.pt"
-    state = _open_run_folder(out, resume, overwrite, log)
+    state = _open_run_folder(out, resume, overwrite, log) if processes.writes_files else None
+    state = processes.broadcast(state)  # every process resumes from rank 0's checkpoint
 
     torch.manual_seed(config.seed)
     data = load_data(config)
@@ -381,10 +391,12 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
             schedule_changes.append({"after_epoch": start, "epochs_before": stored_epochs,
                                      "epochs_after": config.epochs})
             log(f"extending the run to {config.epochs} epochs: {_schedule_note(stored_epochs, config)}")
-    # 3 checkpoints' room: last.pt, best.pt and a temporary file while one is replaced
-    check_writable(out, 3 * checkpoint_nbytes(
-        _payload(config, data, net, optimizer, start, history, selected, schedule_changes)))
-    write_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    processes.broadcast_parameters(net)
+    if processes.writes_files:
+        # 3 checkpoints' room: last.pt, best.pt and a temporary file while one is replaced
+        check_writable(out, 3 * checkpoint_nbytes(
+            _payload(config, data, net, optimizer, start, history, selected, schedule_changes)))
+        write_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
 
     rule = config.prediction_rule
     has_val = len(data.y_val) > 0
@@ -407,18 +419,20 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
                 batches = bar
             net.train()
             for i in batches:
-                idx = order[i:i + config.batch_size]
+                batch = order[i:i + config.batch_size]
+                idx = processes.shard(batch)
                 xb, yb = data.x_train[idx], data.y_train[idx]
                 outputs = [xb, *net(xb, all_layers=True)]  # inputs of every layer, then the output
                 out_times = outputs[-1]
                 loss = compute_loss(config, out_times, yb, net, outputs[-2])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                processes.average_gradients(net.parameters(), len(idx), len(batch))
                 if all(all_finite(p.grad) for p in net.parameters() if p.grad is not None):
                     optimizer.step()
                 else:  # never let one bad batch poison the weights; counted in the metrics
                     skipped += 1
-                loss_sum += loss.item() * len(idx)
+                loss_sum += loss.item() * len(idx) if len(idx) else 0.0
                 correct += int((predict(out_times.detach(), rule) == yb).sum())
                 seen += len(idx)
                 if bar is not None:
@@ -429,6 +443,7 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
                 bar.close()
             if stop.requested:
                 raise TrainingInterrupted(out, epoch)
+            loss_sum, correct, seen = processes.sum(loss_sum, correct, seen)
             train_time = time.perf_counter() - t0
             net.eval()
             t1 = time.perf_counter()
@@ -447,16 +462,19 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
             improved = has_val and record["val_accuracy"] > best_val
             if improved:
                 selected = epoch + 1
-            payload = _payload(config, data, net, optimizer, epoch + 1, history, selected, schedule_changes)
-            save_checkpoint(last_path, payload)  # last.pt first: it names the selected epoch
-            if improved:
-                save_checkpoint(best_path, payload)
-            write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+            if processes.writes_files:
+                payload = _payload(config, data, net, optimizer, epoch + 1, history, selected, schedule_changes)
+                save_checkpoint(last_path, payload)  # last.pt first: it names the selected epoch
+                if improved:
+                    save_checkpoint(best_path, payload)
+                write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
             spikes = ", ".join(f"{s:.1f}" for s in record["spikes_per_sample"])
             val_text = f"val {record['val_accuracy']:.4f}  " if has_val else ""
             log(f"epoch {epoch + 1}/{config.epochs}  loss {record['loss']:.4f}  "
                 f"train {record['train_accuracy']:.4f}  {val_text}test {test['accuracy']:.4f}  "
                 f"spikes/sample [{spikes}]  {train_time:.1f}s" + ("  (selected)" if improved else ""))
+            if epoch_end is not None and epoch_end(record, net):
+                break
     return summarize_run(config, history, selected, out)
 
 

@@ -33,7 +33,13 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default study-results/quick or study-results/full)")
     p.add_argument("--workers", type=int, default=None,
                    help="parallel worker processes (default: the number of cores)")
-    p.add_argument("--serial", action="store_true", help="run every task in this process (debugging)")
+    p.add_argument("--serial", action="store_true", help="run every task in this process, one kernel thread (same as --executor serial)")
+    p.add_argument("--executor", choices=["local", "serial", "ray"], default=None,
+                   help="where tasks run: local process pool (default), this process, or Ray tasks "
+                        "(needs `pip install \"multispike[distributed]\"`)")
+    p.add_argument("--address", default=None,
+                   help="ray: address of a running Ray cluster ('auto' or HOST:PORT; default: start a "
+                        "local instance with --workers CPUs)")
     p.add_argument("--dataset", default="yinyang",
                    choices=["yinyang", "mnist", "fashion-mnist", "emnist-balanced", "mnist-conv",
                             "fashion-mnist-conv"],
@@ -132,7 +138,7 @@ _FLOAT_FIELDS = {"tau_s", "t_max", "t_window", "t_early", "t_late", "bias_time",
 def run_study_command(args) -> int:
     from . import EXPERIMENTS, run_study
     from .common import QUICK_OVERRIDES, STUDY_OVERRIDES, StudyContext
-    from .runner import LocalExecutor, SerialExecutor, write_json
+    from .runner import write_json
 
     checkpoints = {k: v for k, v in (("ttfs", args.checkpoint_ttfs),
                                      ("multispike", args.checkpoint_multispike)) if v}
@@ -148,7 +154,11 @@ def run_study_command(args) -> int:
     out = args.out or os.path.join("study-results", "quick" if args.quick else "full")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    executor = SerialExecutor() if args.serial else LocalExecutor(args.workers)
+    try:
+        executor = _make_executor(args)
+    except ImportError as exc:  # an optional extra is missing: say what to install
+        print(f"multispike study: error: {exc}", file=sys.stderr)
+        return 2
     ctx = StudyContext(out=out, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir,
                        executor=executor, seeds=args.seeds, overrides=parse_sets(args.sets),
                        checkpoints=checkpoints, params=params,
@@ -172,6 +182,20 @@ def run_study_command(args) -> int:
                                         "checkpoints": checkpoints, "seconds": timings}, indent=1)
     print(f"done in {time.perf_counter() - t0:.1f}s; report: {ctx.out / 'report.md'}", flush=True)
     return 0
+
+
+def _make_executor(args):
+    from .runner import LocalExecutor, SerialExecutor
+
+    kind = args.executor or ("serial" if args.serial else "local")
+    if args.serial and kind != "serial":
+        raise ValueError(f"--serial contradicts --executor {kind}")
+    if args.address is not None and kind != "ray":
+        raise ValueError("--address needs --executor ray")
+    if kind == "ray":
+        from .ray_executor import RayExecutor
+        return RayExecutor(address=args.address, workers=args.workers)
+    return SerialExecutor(threads=1) if kind == "serial" else LocalExecutor(args.workers)
 
 
 def _overrides_text(table, dataset) -> str:

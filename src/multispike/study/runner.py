@@ -14,7 +14,11 @@ An *executor* is anything with ``map(fn, items) -> iterable of results`` (the in
 (tests, debugging); :class:`LocalExecutor` uses a process pool on the local cores with one
 kernel thread per worker. A distributed engine (Dask, Ray, a batch queue) plugs in with a
 small adapter exposing the same ``map``; the tasks themselves need no change as long as the
-workers see the same file system and can import ``multispike``. For Dask, for example::
+workers see the same file system and can import ``multispike``. An executor that also has
+``as_completed(fn, items) -> (item, result) pairs`` (such as
+:class:`multispike.study.ray_executor.RayExecutor`) gets :func:`compute_task` instead, and the
+calling process writes each result file as it arrives: no shared file system is needed.
+For Dask, for example::
 
     class DaskExecutor:
         def __init__(self, client):
@@ -37,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-__all__ = ["Executor", "SerialExecutor", "LocalExecutor", "make_task", "execute_task",
+__all__ = ["Executor", "SerialExecutor", "LocalExecutor", "make_task", "compute_task", "execute_task",
            "run_tasks", "task_key", "write_json", "read_json", "to_jsonable"]
 
 
@@ -202,14 +206,20 @@ def _resolve(name: str) -> Callable:
     return obj
 
 
-def execute_task(task: dict):
-    """Run one task and write its result file; returns the result. Safe in any process."""
+def compute_task(task: dict):
+    """Run one task and return its result as plain JSON values (no file written)."""
     t0 = time.perf_counter()
     result = _resolve(task["fn"])(**task["kwargs"])
     if isinstance(result, dict):
         result = {**result, "_seconds": time.perf_counter() - t0}
-    write_json(task["result"], result)
     return to_jsonable(result)
+
+
+def execute_task(task: dict):
+    """Run one task and write its result file; returns the result. Safe in any process."""
+    result = compute_task(task)
+    write_json(task["result"], result)
+    return result
 
 
 def run_tasks(tasks: Sequence[dict], executor: Executor | None = None, log=None) -> dict:
@@ -225,6 +235,10 @@ def run_tasks(tasks: Sequence[dict], executor: Executor | None = None, log=None)
     if log and unique:
         log(f"  {len(unique)} tasks, {len(unique) - len(pending)} already done, "
             f"running {len(pending)} on {getattr(executor, 'workers', '?')} worker(s)")
-    if pending:
+    as_completed = getattr(executor, "as_completed", None)
+    if pending and as_completed is None:  # the workers write the result files
         list(executor.map(execute_task, pending))
+    elif pending:  # results come back here and are written as each task finishes
+        for task, result in as_completed(compute_task, pending):
+            write_json(task["result"], result)
     return {t["key"]: read_json(t["result"]) for t in tasks}
