@@ -106,3 +106,10 @@ def test_missing_optuna_says_what_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
     assert main([*SWEEP, "--trials", "1", "--out", str(tmp_path)]) == 2
     assert 'pip install "multispike[distributed]"' in capsys.readouterr().err
+
+
+def test_sweep_set_accepts_the_training_seed_the_study_refuses_it():
+    from multispike.study.cli import parse_sets
+    assert parse_sets(["seed=3", "lr=0.01"], reserved=("name",)) == {"all": {"seed": 3, "lr": 0.01}}
+    with pytest.raises(ValueError, match="reserved setting 'seed'"):
+        parse_sets(["seed=3"])

@@ -86,8 +86,9 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def parse_sets(items) -> dict:
-    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}}."""
+def parse_sets(items, reserved=("seed", "name")) -> dict:
+    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}}.
+    The ``reserved`` settings are refused (the study chooses seeds and names itself)."""
     from ..config import TrainConfig
     from .common import REGIMES
 
@@ -103,7 +104,7 @@ def parse_sets(items) -> dict:
         name = name.replace("-", "_")
         if regime not in ("all", *REGIMES):
             raise ValueError(f"--set {item!r}: the prefix must be one of {REGIMES}")
-        if name not in fields or name in ("seed", "name"):
+        if name not in fields or name in reserved:
             raise ValueError(f"--set {item!r}: unknown or reserved setting {name!r}")
         out.setdefault(regime, {})[name] = _parse_value(name, value.strip(), getattr(defaults, name))
     return out

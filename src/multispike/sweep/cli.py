@@ -44,7 +44,7 @@ def run_sweep_command(args) -> int:
     from ..study.cli import parse_sets
     from .space import parse_param
 
-    sets = parse_sets(args.sets)
+    sets = parse_sets(args.sets, reserved=("name",))  # --set seed=N: the training seed
     if set(sets) - {"all"}:
         raise ValueError("sweep --set takes KEY=VALUE without a regime prefix")
     overrides = dict(sets.get("all", {}))
