@@ -67,6 +67,11 @@ def test_networks_that_do_not_fit_are_refused(spec, n_inputs, match):
         multispike.SpikingNetwork.from_architecture(spec, n_inputs, tau_s=0.1, thresholds=0.5)
 
 
+def test_n_inputs_must_be_a_count():
+    with pytest.raises(TypeError, match="n_inputs must be the number of input neurons"):
+        multispike.SpikingNetwork.from_architecture("4c3-10", (1, 8, 8), tau_s=0.1, thresholds=0.5)
+
+
 def test_conv_presets_and_old_configs():
     for name in ("mnist-conv", "mnist-conv-ttfs", "fashion-mnist-conv", "fashion-mnist-conv-ttfs"):
         config = PRESETS[name]().validate()

@@ -71,6 +71,9 @@ class SpikingNetwork(nn.Module):
         over ``n_inputs`` input neurons; per-layer settings have one entry per convolution
         or fully connected layer. Inputs may be given flat (batch, n_inputs, slots) or as
         (batch, channels, height, width, slots)."""
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+            raise TypeError(f"n_inputs must be the number of input neurons, a positive int (e.g. 784 "
+                            f"for 1x28x28 images), got {n_inputs!r}")
         shape, specs = parse_architecture(spec)
         if not any(isinstance(layer, Conv) for layer in specs):
             if any(isinstance(layer, Pool) for layer in specs):
