@@ -36,7 +36,6 @@ import importlib
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -160,19 +159,12 @@ def to_jsonable(value: Any, strict: bool = True) -> Any:
 
 
 def write_json(path, value, indent: int | None = None) -> None:
-    """Write ``value`` as JSON atomically (temporary file in the same folder, then rename)."""
+    """Write ``value`` as JSON atomically (:func:`multispike.checkpoint.write_atomic`)."""
+    from ..checkpoint import write_atomic
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(value), indent=indent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(to_jsonable(value), indent=indent))
 
 
 def read_json(path):
