@@ -87,7 +87,7 @@ def test_resume_refuses_fewer_epochs_than_finished(two_epoch_cli_run, capsys):
 def test_resume_with_matching_options_is_accepted(two_epoch_cli_run, capsys):
     # restating the stored settings is no conflict (the run is finished: nothing to do)
     assert cli("train", "--out", two_epoch_cli_run, "--resume", "--preset", "yinyang-multispike",
-               "--lr", "0.01", "--hidden", "40", "--no-progress") == 0
+               "--lr", get_preset("yinyang-multispike").lr, "--hidden", "40", "--no-progress") == 0
     assert "final test accuracy" in capsys.readouterr().out
 
 
@@ -114,7 +114,8 @@ def test_extending_epochs_says_what_happens_to_the_schedule(tmp_path, capsys):
     assert last["config"]["epochs"] == 2 and last["epoch"] == 2
     assert last["schedule_changes"] == [{"after_epoch": 1, "epochs_before": 1, "epochs_after": 2}]
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
-    assert [r["lr"] for r in last["history"]] == [0.01, pytest.approx(0.005)]
+    lr = get_preset("yinyang-multispike").lr
+    assert [r["lr"] for r in last["history"]] == [lr, pytest.approx(lr / 2)]
 
 
 def test_train_api_resume_refuses_a_different_config(tmp_path):

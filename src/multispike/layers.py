@@ -56,7 +56,36 @@ def _positive_int(name, value) -> int:
     return value
 
 
-class LIF(nn.Module):
+class _Neurons(nn.Module):
+    """What :class:`LIF` and :class:`ConvLIF` share: the neuron constants (``params``, readable
+    as attributes), the weight and its initialisation, the saturation record, and the refusal
+    to move to a device or precision the kernels do not support."""
+
+    def _set_neurons(self, weight: torch.Tensor, n_out: int, tau_s, threshold, reset, max_spikes,
+                     t_max, init) -> None:
+        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+        functional.check_layer_size(n_out, self.params.max_spikes)
+        self.weight = nn.Parameter(weight)
+        self.init = check_init(tuple(init) if isinstance(init, list) else init)
+        self.reset_parameters()
+        self.saturated: torch.Tensor | None = None
+        self.n_saturated = 0
+
+    def reset_parameters(self) -> None:
+        _draw_weight(self.weight, self.init)
+
+    def _apply(self, fn, *args, **kwargs):
+        _check_move(fn, self.weight.dtype)
+        return super()._apply(fn, *args, **kwargs)
+
+    tau_s = property(lambda self: self.params.tau_s)
+    threshold = property(lambda self: self.params.threshold)
+    reset = property(lambda self: self.params.reset)
+    max_spikes = property(lambda self: self.params.max_spikes)
+    t_max = property(lambda self: self.params.t_max)
+
+
+class LIF(_Neurons):
     """A fully connected layer of exact event-driven LIF neurons.
 
     ``layer(times)`` maps input spike times (batch, in_features, K_in) to output spike times
@@ -78,30 +107,11 @@ class LIF(nn.Module):
         _check_dtype(dtype)
         self.in_features = in_features
         self.out_features = out_features
-        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
-        functional.check_layer_size(out_features, self.params.max_spikes)
         # (out_features, in_features) like nn.Linear, stored in memory as its transpose:
         # the kernels read W^T (in, out) and produce the gradient in that layout, so a
         # training step transposes no weight and no gradient (functional.transposed_weight).
-        self.weight = nn.Parameter(torch.empty(in_features, out_features, dtype=dtype).t())
-        self.init = check_init(tuple(init) if isinstance(init, list) else init)
-        self.reset_parameters()
-        self.saturated: torch.Tensor | None = None
-        self.n_saturated = 0
-
-    def reset_parameters(self) -> None:
-        _draw_weight(self.weight, self.init)
-
-    def _apply(self, fn, *args, **kwargs):
-        _check_move(fn, self.weight.dtype)
-        return super()._apply(fn, *args, **kwargs)
-
-    # the constants, readable as attributes
-    tau_s = property(lambda self: self.params.tau_s)
-    threshold = property(lambda self: self.params.threshold)
-    reset = property(lambda self: self.params.reset)
-    max_spikes = property(lambda self: self.params.max_spikes)
-    t_max = property(lambda self: self.params.t_max)
+        self._set_neurons(torch.empty(in_features, out_features, dtype=dtype).t(), out_features,
+                          tau_s, threshold, reset, max_spikes, t_max, init)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         self._check_in_features(times)
@@ -149,7 +159,7 @@ class LIF(nn.Module):
                 f"reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
 
 
-class ConvLIF(nn.Module):
+class ConvLIF(_Neurons):
     """A convolutional layer of exact event-driven LIF neurons (the neuron of :class:`LIF`
     with shared kernels; see :func:`multispike.functional.conv_lif`).
 
@@ -177,27 +187,8 @@ class ConvLIF(nn.Module):
             raise ValueError(f"padding must be an int >= 0, got {padding!r}")
         self.padding = padding
         _check_dtype(dtype)
-        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
-        functional.check_layer_size(out_channels, self.params.max_spikes)
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size,
-                                               dtype=dtype))
-        self.init = check_init(tuple(init) if isinstance(init, list) else init)
-        self.reset_parameters()
-        self.saturated: torch.Tensor | None = None
-        self.n_saturated = 0
-
-    def reset_parameters(self) -> None:
-        _draw_weight(self.weight, self.init)
-
-    def _apply(self, fn, *args, **kwargs):
-        _check_move(fn, self.weight.dtype)
-        return super()._apply(fn, *args, **kwargs)
-
-    tau_s = property(lambda self: self.params.tau_s)
-    threshold = property(lambda self: self.params.threshold)
-    reset = property(lambda self: self.params.reset)
-    max_spikes = property(lambda self: self.params.max_spikes)
-    t_max = property(lambda self: self.params.t_max)
+        self._set_neurons(torch.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype),
+                          out_channels, tau_s, threshold, reset, max_spikes, t_max, init)
 
     def output_shape(self, height: int, width: int) -> tuple[int, int]:
         """(H_out, W_out) for an input of height x width."""
