@@ -23,6 +23,15 @@ def _per_layer(name, value, n_layers):
     return values
 
 
+def _layer_settings(n_layers, thresholds, resets, max_spikes, inits):
+    """One threshold, reset, slot count and initialisation per layer (a single value, or a
+    single ("uniform", low, high) / ("normal", mean, std) tuple, applies to every layer)."""
+    if isinstance(inits, tuple) and inits and isinstance(inits[0], str):
+        inits = [inits] * n_layers
+    return (_per_layer("thresholds", thresholds, n_layers), _per_layer("resets", resets, n_layers),
+            _per_layer("max_spikes", max_spikes, n_layers), _per_layer("inits", inits, n_layers))
+
+
 class SpikingNetwork(nn.Module):
     """Fully connected LIF layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
@@ -48,12 +57,7 @@ class SpikingNetwork(nn.Module):
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output size, got {list(sizes)}")
         n = len(sizes) - 1
-        thresholds = _per_layer("thresholds", thresholds, n)
-        resets = _per_layer("resets", resets, n)
-        max_spikes = _per_layer("max_spikes", max_spikes, n)
-        if isinstance(inits, tuple) and inits and isinstance(inits[0], str):
-            inits = [inits] * n
-        inits = _per_layer("inits", inits, n)
+        thresholds, resets, max_spikes, inits = _layer_settings(n, thresholds, resets, max_spikes, inits)
         self.sizes = list(sizes)
         self.layers = nn.ModuleList(
             LIF(sizes[i], sizes[i + 1], tau_s=tau_s, threshold=thresholds[i], reset=resets[i],
@@ -85,12 +89,7 @@ class SpikingNetwork(nn.Module):
         shape = input_shape_for(shape, n_inputs)
         shapes = layer_shapes(shape, specs)
         n = sum(not isinstance(layer, Pool) for layer in specs)
-        thresholds = _per_layer("thresholds", thresholds, n)
-        resets = _per_layer("resets", resets, n)
-        max_spikes = _per_layer("max_spikes", max_spikes, n)
-        if isinstance(inits, tuple) and inits and isinstance(inits[0], str):
-            inits = [inits] * n
-        inits = _per_layer("inits", inits, n)
+        thresholds, resets, max_spikes, inits = _layer_settings(n, thresholds, resets, max_spikes, inits)
         net = cls.__new__(cls)
         nn.Module.__init__(net)
         layers, pools, sizes = [], [], [n_inputs]
