@@ -5,6 +5,11 @@ grid of ``SNNTORCH_DT`` = 1e-4 s: each step, syn <- alpha syn + W s, mem <- beta
 a spike when mem > threshold, then mem <- 0. Input spike times (in multispike time units)
 become a 0/1 raster at step ``round(t / step)`` with ``step = SNNTORCH_DT / time_unit``; a
 spike in step m is reported at time ``m * step``.
+
+For convolutional graphs snnTorch's import builds ``Conv2d`` modules, maps ``SumPool2d``
+through nirtorch's default (``LPPool2d`` with norm 1: the sum of the window) and hands a
+``Flatten`` node's dimensions to ``torch.nn.Flatten`` unchanged, although NIR's shapes have no
+batch axis (its own export subtracts one): :func:`with_batch_axis_flatten` adds it back.
 """
 from __future__ import annotations
 
@@ -36,18 +41,29 @@ def to_raster(times: torch.Tensor, step: float, n_steps: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def simulate(module, times: torch.Tensor, step: float, t_end: float, max_spikes) -> list:
+def simulate(module, times: torch.Tensor, step: float, t_end: float, max_spikes, input_shape=None) -> list:
     """Every spiking layer's spike times (batch, neurons, max_spikes[i]) from snnTorch's
     ``module`` run over [0, t_end] in steps of ``step`` (multispike time units); +inf pads
-    empty slots and spikes beyond max_spikes are dropped, as in multispike."""
+    empty slots and spikes beyond max_spikes are dropped, as in multispike. ``input_shape``:
+    the (C, H, W) the module reads (default: flat). A convolutional layer's neurons are
+    numbered in row-major (C, H, W) order, as multispike's flat layer outputs."""
     import snntorch
 
     n_steps = int(math.ceil(t_end / step)) + 1
     raster = to_raster(times, step, n_steps)
+    if input_shape is not None:
+        raster = raster.reshape(n_steps, times.shape[0], *input_shape)
     neurons = [m for m in module.modules() if isinstance(m, snntorch.Synaptic)]
     events = [[] for _ in neurons]
-    hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: events[i].append(
-        (out[0] if isinstance(out, tuple) else out).nonzero())) for i, m in enumerate(neurons)]
+    sizes = [0] * len(neurons)
+
+    def record(i, out):
+        spikes = out[0] if isinstance(out, tuple) else out
+        flat = spikes.reshape(spikes.shape[0], -1)
+        sizes[i] = flat.shape[1]
+        events[i].append(flat.nonzero())
+
+    hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: record(i, out)) for i, m in enumerate(neurons)]
     try:
         for m in neurons:  # fresh state: snnTorch keeps it inside the modules
             m.syn, m.mem = torch.zeros(0), torch.zeros(0)
@@ -56,8 +72,17 @@ def simulate(module, times: torch.Tensor, step: float, t_end: float, max_spikes)
     finally:
         for h in hooks:
             h.remove()
-    sizes = [m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear)]
     return [_spike_times(e, step, times.shape[0], n, k) for e, n, k in zip(events, sizes, max_spikes)]
+
+
+def with_batch_axis_flatten(module):
+    """``module`` with each ``torch.nn.Flatten`` built from a NIR ``Flatten`` node shifted by
+    the batch axis (NIR's dimension d is torch's d + 1)."""
+    for name, m in list(module.named_modules()):
+        if isinstance(m, torch.nn.Flatten) and m.start_dim >= 0:
+            end = m.end_dim + 1 if m.end_dim >= 0 else m.end_dim
+            setattr(module, name, torch.nn.Flatten(m.start_dim + 1, end))
+    return module
 
 
 def _spike_times(layer_events, step, batch, n, max_spikes):
