@@ -135,12 +135,34 @@ def native_network(weights, thresholds, tau_s: float, step: float):
     return torch.nn.Sequential(*modules)
 
 
-def export_native(module, n_inputs: int):
-    """snnTorch's own NIR export of ``module``."""
+def native_conv_network(conv_weight, map_shape, dense_weight, thresholds, tau_s: float, step: float):
+    """:func:`native_network` with a convolution first: Conv2d (no bias) + Synaptic over its
+    (C, H, W) ``map_shape``, Flatten, Linear + Synaptic; weights scaled by ``step`` likewise.
+    (snnTorch exports pooling only as AvgPool2d, which is not our spike pooling.)"""
+    import snntorch
+
+    conv_weight, dense_weight = torch.as_tensor(conv_weight), torch.as_tensor(dense_weight)
+    conv = torch.nn.Conv2d(conv_weight.shape[1], conv_weight.shape[0], tuple(conv_weight.shape[2:]), bias=False)
+    linear = torch.nn.Linear(dense_weight.shape[1], dense_weight.shape[0], bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(conv_weight * step)
+        linear.weight.copy_(dense_weight * step)
+
+    def neurons(shape, threshold, output):
+        return snntorch.Synaptic(alpha=torch.full(shape, 1 - step / tau_s), beta=torch.full(shape, 1 - step / (2 * tau_s)),
+                                 threshold=torch.full(shape, float(threshold)), init_hidden=True, output=output)
+
+    return torch.nn.Sequential(conv, neurons(tuple(map_shape), thresholds[0], False), torch.nn.Flatten(), linear,
+                               neurons((dense_weight.shape[0],), thresholds[1], True))
+
+
+def export_native(module, n_inputs):
+    """snnTorch's own NIR export of ``module``; ``n_inputs`` is an int or the (C, H, W) input shape."""
     from snntorch.export_nir import export_to_nir
 
+    shape = (n_inputs,) if isinstance(n_inputs, int) else tuple(n_inputs)
     with contextlib.redirect_stdout(io.StringIO()):
-        return export_to_nir(module, torch.zeros(1, n_inputs), ignore_dims=[0])
+        return export_to_nir(module, torch.zeros(1, *shape), ignore_dims=[0])
 
 
 def agreement(ours: torch.Tensor, theirs: torch.Tensor, step: float) -> dict:

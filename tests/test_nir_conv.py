@@ -273,3 +273,34 @@ def test_snntorch_simulates_our_conv_graph_to_its_step(mnist_images):
         s = peer.agreement(a, b, step)
         assert s["equal_counts"] >= 0.9 and s["compared"] > 100, s
         assert s["median"] <= 3.5 and s["p90"] <= 12 and abs(s["mean_signed"]) <= 4, s
+
+
+def test_snntorch_export_of_a_conv_network_imports_and_agrees_with_its_simulation(mnist_images, tmp_path):
+    """snnTorch's own export of a CuBa LIF network with a convolution (Conv2d, CubaLIF of its
+    (C, H, W) map, Flatten with NIR's start_dim 0, Linear, CubaLIF; no pooling: snnTorch
+    exports only AvgPool2d) reads into a convolutional network with the reference weights,
+    and its exact spike times agree with snnTorch's own simulation to a few of its steps."""
+    pytest.importorskip("snntorch")
+    pytest.importorskip("nirtorch")
+    peer = snntorch_peer
+    time_unit = 0.1
+    step = peer.SNNTORCH_DT / time_unit
+    x = encode_images(mnist_images[0][:20], 0.1)
+    x = (torch.round(x.double() / step) * step).float()
+    reference = conv_network("4c5-10", dtype=torch.float32, thresholds=(0.1, 0.3), max_spikes=(20, 40))
+    native = peer.native_conv_network(reference.layers[0].weight, (4, 24, 24), reference.layers[1].weight,
+                                      [0.1, 0.3], 0.13, step)
+    path = write_graph(peer.export_native(native, (1, 28, 28)), tmp_path / "snntorch_conv.nir")
+    net = from_nir(path, max_spikes=[20, 40], t_max=0.3, time_unit=time_unit, dt=peer.SNNTORCH_DT)
+    assert net.architecture == "4c5-10" and net.input_shape == (1, 28, 28)
+    assert net.layers[0].tau_s == pytest.approx(0.13, rel=1e-4)
+    for a, b in zip(net.layers, reference.layers):
+        assert torch.allclose(a.weight, b.weight, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        ours = net(x, all_layers=True)
+    assert [layer.n_saturated for layer in net.layers] == [0, 0]
+    theirs = peer.simulate(native, x, step, 0.3, [20, 40], input_shape=(1, 28, 28))
+    for a, b in zip(ours, theirs):
+        s = peer.agreement(a, b, step)
+        assert s["equal_counts"] >= 0.9 and s["compared"] > 100, s
+        assert s["median"] <= 3.5 and s["p90"] <= 12 and abs(s["mean_signed"]) <= 4, s
