@@ -10,7 +10,11 @@ against snnTorch.
    exact ones.
 3. snnTorch -> NIR -> multispike: an snnTorch CuBa LIF network (the trained weights, written
    the snnTorch way) exported by snnTorch itself, read by ``multispike.nir.from_nir`` and
-   simulated exactly, against snnTorch's own simulation of it.
+   simulated exactly, against snnTorch's own simulation of it. Fully connected networks
+   only: snnTorch exports pooling as AvgPool2d, not as our spike pooling.
+
+A convolutional checkpoint runs steps 1 and 2 (its graph has Conv2d, SumPool2d and Flatten
+nodes; snnTorch's Flatten is shifted by the batch axis, see tests/snntorch_peer.py).
 
 NIR has no spike-slot limit: snnTorch lets a neuron fire as often as its membrane makes it,
 where multispike drops a neuron's spikes beyond its ``max_spikes``. Steps 2 and 3 therefore
@@ -42,7 +46,7 @@ from multispike.losses import predict  # noqa: E402
 from multispike.nir import from_nir, read_graph, to_nir, write_graph  # noqa: E402
 from multispike.train import load_data, load_trained  # noqa: E402
 from snntorch_peer import (SNNTORCH_DT, agreement, export_native, import_into_snntorch,  # noqa: E402
-                           native_network, simulate, with_subtractive_reset)
+                           native_network, simulate, with_batch_axis_flatten, with_subtractive_reset)
 
 
 def accuracy(out_times, labels, rule) -> float:
@@ -110,7 +114,7 @@ def main(argv=None) -> int:
     t_end = config.t_max
     if not math.isfinite(t_end):
         raise SystemExit("the network has no t_max: a clock-driven simulation needs an end")
-    print(f"{config.name}: {' -> '.join(map(str, net.sizes))}, tau_s {config.tau_s}, thresholds "
+    print(f"{config.name} ({net.architecture}): {' -> '.join(map(str, net.sizes))}, tau_s {config.tau_s}, thresholds "
           f"{config.thresholds}, max_spikes {config.max_spikes}, t_max {t_end}; {len(y)} test samples")
     results = {"checkpoint": str(args.checkpoint), "config": config.name, "samples": len(y), "comparisons": []}
 
@@ -142,12 +146,21 @@ def main(argv=None) -> int:
             print(f"multispike -> NIR (time unit {time_unit} s, dt 1e-4 s) -> snnTorch, step {step:g} "
                   f"= tau_s / {config.tau_s / step:.0f}, {math.ceil(t_end / step) + 1} steps")
             start = time.perf_counter()
-            theirs = simulate(import_into_snntorch(graph), xr, step, t_end, slots)
+            shape = net.input_shape  # None: flat inputs
+
+            def snntorch_module():
+                return with_batch_axis_flatten(import_into_snntorch(graph))
+
+            theirs = simulate(snntorch_module(), xr, step, t_end, slots, shape)
             results["comparisons"].append({"direction": "to snnTorch", "time_unit": time_unit, "step": step,
                                            **report("as imported (reset to zero)", ours, theirs, step, y, rule)})
-            theirs = simulate(with_subtractive_reset(import_into_snntorch(graph)), xr, step, t_end, slots)
+            theirs = simulate(with_subtractive_reset(snntorch_module()), xr, step, t_end, slots, shape)
             results["comparisons"].append({"direction": "to snnTorch, subtractive reset", "time_unit": time_unit,
                                            "step": step, **report("reset by subtraction", ours, theirs, step, y, rule)})
+            if shape is not None:
+                print("  (convolutional network: snnTorch's own export, step 3, is for fully connected "
+                      f"networks only) ({time.perf_counter() - start:.0f} s)")
+                continue
             worst = closest_approach(unlimited, xr, ours[0], theirs[0], step)
             print(f"    largest first-spike gap of layer 0: sample {worst['sample']}, neuron {worst['neuron']}, "
                   f"exact {worst['t_exact']:.4f}, snnTorch {worst['t_snntorch']:.4f}; the exact membrane "

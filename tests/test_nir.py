@@ -152,7 +152,7 @@ def test_missing_extra_says_what_to_install(monkeypatch):
                                       v_threshold=np.ones(3))}), "type LIF"),
     (dict(extra_nodes={"linear": nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 2, 2)), stride=1, padding=0,
                                             dilation=1, groups=1, bias=np.zeros(1))}),
-     "convolution and pooling are not supported"),
+     r"is a Conv2d and needs a \(channels, height, width\) input, got shape \(2,\)"),
     (dict(extra_nodes={"lif": dense_graph()}), "nested graph"),
 ])
 def test_import_refuses_what_it_cannot_represent(change, message):

@@ -1,9 +1,13 @@
 """Export to and import from NIR, the Neuromorphic Intermediate Representation.
 
 NIR (PyPI ``nir``, ``pip install "multispike[nir]"``) is the exchange format read by
-snnTorch, Norse, Sinabs, Rockpool, Lava and others. A :class:`SpikingNetwork` becomes the
-chain ``Input -> Linear -> CubaLIF -> Linear -> CubaLIF ... -> Output``, one ``Linear`` (the
-weight W, shape (out, in)) and one ``CubaLIF`` per layer.
+snnTorch, Norse, Sinabs, Rockpool, Lava and others. A fully connected :class:`SpikingNetwork`
+becomes the chain ``Input -> Linear -> CubaLIF -> Linear -> CubaLIF ... -> Output``, one
+``Linear`` (the weight W, shape (out, in)) and one ``CubaLIF`` per layer. A convolutional one
+becomes ``Input (C, H, W) -> (Conv2d -> CubaLIF [-> SumPool2d]) ... -> Flatten -> (Linear ->
+CubaLIF) ... -> Output``: each :class:`~multispike.ConvLIF` layer is a ``Conv2d`` node and a
+``CubaLIF`` node whose parameters have the layer's (C, H, W) shape, each spike pooling a
+``SumPool2d`` node (:mod:`multispike.nir_nodes` gives each node and its conventions).
 
 Equations. NIR's CubaLIF node reads, for input spike train S = W s,
 
@@ -22,7 +26,8 @@ with tau = 2 tau_s; u drops by ``reset`` at a spike. They agree with
 where ``time_unit`` is the length of one multispike time unit in seconds (NIR's time
 constants are in seconds) and ``a`` is the integral of one input spike of S. The reset is
 exact because the membrane equals the threshold at the moment of our (continuous-time)
-spike, so "v <- v_reset" and "u -= reset" give the same membrane.
+spike, so "v <- v_reset" and "u -= reset" give the same membrane. A convolutional layer
+follows the same equations with S the ``Conv2d`` node's output.
 
 The factor ``a`` is where NIR's consumers disagree, and ``dt`` selects it:
 
@@ -39,13 +44,16 @@ The weights are written unchanged; all scaling is in r and w_in. On import the s
 is solved for our weight of neuron n: W_ours[n] = W[n] * r_n w_in_n a time_unit /
 (tau_syn tau_mem). A per-neuron threshold is absorbed the same way (row n is divided by
 v_threshold[n] / threshold), so a layer may have per-neuron r, w_in and v_threshold, but one
-tau_syn, tau_mem = 2 tau_syn and one ratio (v_threshold - v_reset) / v_threshold.
+tau_syn, tau_mem = 2 tau_syn and one ratio (v_threshold - v_reset) / v_threshold. In a
+convolutional layer "neuron n" is an output channel, whose kernel all its positions share:
+r, w_in and v_threshold may differ between channels but not between positions.
 
 Graph metadata written by :func:`to_nir`: ``time_unit`` (seconds), ``spike_input``
 ("dirac" or "step" with ``dt``), ``t_max`` (the simulation end, in seconds; inf for none) and
-``max_spikes`` (the spike slots per neuron of each layer); :func:`from_nir` reads them back,
-so a round trip is exact. A graph from elsewhere carries none of them: give ``max_spikes``
-(and, if wanted, ``t_max``, ``time_unit``, ``dt``) to :func:`from_nir`.
+``max_spikes`` (the spike slots per neuron of each convolutional or fully connected layer);
+:func:`from_nir` reads them back, so a round trip is exact. A graph from elsewhere carries
+none of them: give ``max_spikes`` (and, if wanted, ``t_max``, ``time_unit``, ``dt``) to
+:func:`from_nir`.
 
 Spike slots have no NIR equivalent. Our layer drops a neuron's spikes beyond ``max_spikes``;
 a NIR consumer lets the neuron fire as often as its membrane makes it, and passes those
@@ -55,8 +63,10 @@ case: most of its neurons would fire again, and elsewhere it is a different netw
 
 Import refuses what the exact simulator cannot represent, with a ValueError that names the
 node: tau_mem != 2 tau_syn, a non-zero v_leak, a non-zero bias, recurrent edges, nested
-graphs, node types other than Input, Linear/Affine, CubaLIF and Output (convolution and
-pooling are refused for now), missing nodes, shape mismatches and unreadable files.
+graphs, node types other than Input, Conv2d, SumPool2d, Flatten, Linear/Affine, CubaLIF and
+Output (AvgPool2d among them), convolutions that are not square or have dilation or groups,
+pooling that is not square, overlapping or padded, parameters that differ between the
+positions of a channel, missing nodes, shape mismatches and unreadable files.
 """
 from __future__ import annotations
 
@@ -66,8 +76,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .layers import LIF
+from .architecture import Conv, Dense, format_architecture
+from .layers import LIF, ConvLIF
 from .network import SpikingNetwork
+from .nir_nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_conv, read_cuba_lif,
+                        read_flatten, read_linear, read_sum_pool, sum_pool_node)
 
 __all__ = ["to_nir", "from_nir", "read_graph", "write_graph"]
 
@@ -119,14 +132,23 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
         raise TypeError(f"net must be a multispike SpikingNetwork, got {type(net).__name__}")
     time_unit = _positive("time_unit", time_unit)
     dt = None if dt is None else _positive("dt", dt)
-    nodes = {"input": nir.Input(input_type=np.array([net.sizes[0]]))}
-    for i, layer in enumerate(net.layers):
-        exporter = _EXPORTERS.get(type(layer))
-        if exporter is None:
-            raise ValueError(f"layer {i} is a {type(layer).__name__}; NIR export supports "
-                             f"{', '.join(c.__name__ for c in _EXPORTERS)} layers")
-        nodes.update(exporter(nir, layer, f"{i}", time_unit, dt))
-    nodes["output"] = nir.Output(output_type=np.array([net.sizes[-1]]))
+    shape = tuple(net.input_shape) if net.input_shape is not None else (net.sizes[0],)
+    nodes = {"input": nir.Input(input_type=np.array(shape))}
+    for i, (layer, pool) in enumerate(zip(net.layers, net.pools)):
+        if isinstance(layer, ConvLIF):
+            nodes[f"conv{i}"], shape = conv_node(nir, layer, shape)
+        elif isinstance(layer, LIF):
+            if len(shape) > 1:
+                nodes["flatten"], shape = flatten_node(nir, shape), (math.prod(shape),)
+            nodes[f"linear{i}"] = nir.Linear(weight=layer.weight.detach().cpu().numpy().copy())
+            shape = (layer.out_features,)
+        else:
+            raise ValueError(f"layer {i} is a {type(layer).__name__}; NIR export supports LIF and "
+                             "ConvLIF layers")
+        nodes[f"lif{i}"] = cuba_lif_node(nir, layer, shape, time_unit, dt)
+        if pool:
+            nodes[f"pool{i}"], shape = sum_pool_node(nir, pool, shape)
+    nodes["output"] = nir.Output(output_type=np.array(shape))
     names = list(nodes)
     t_max = net.layers[-1].t_max
     info = {"format": FORMAT, "time_unit": time_unit,
@@ -137,28 +159,6 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
         info["dt"] = dt
     info.update(metadata or {})
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), metadata=info)
-
-
-def _dense_nodes(nir, layer: LIF, suffix: str, time_unit: float, dt: float | None) -> dict:
-    """``Linear`` + ``CubaLIF`` nodes of one fully connected layer."""
-    n = layer.out_features
-    tau_syn = layer.tau_s * time_unit
-    tau_mem = 2.0 * tau_syn
-    # r w_in a time_unit = tau_syn tau_mem with a = 1 (Dirac) or a = dt (one-step pulses)
-    r, w_in = (tau_mem / time_unit, tau_syn) if dt is None else (tau_mem / dt, tau_syn / time_unit)
-    full = lambda value: np.full(n, value, dtype=np.float64)  # noqa: E731
-    return {
-        f"linear{suffix}": nir.Linear(weight=layer.weight.detach().cpu().numpy().copy()),
-        f"lif{suffix}": nir.CubaLIF(
-            tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(r), v_leak=full(0.0),
-            v_threshold=full(layer.threshold), v_reset=full(layer.threshold - layer.reset),
-            w_in=full(w_in)),
-    }
-
-
-# The layer classes that export knows; a convolutional layer adds its entry here (Conv2d /
-# SumPool2d / Flatten nodes) and a reader in _LAYER_READERS below.
-_EXPORTERS = {LIF: _dense_nodes}
 
 
 def write_graph(graph, path) -> Path:
@@ -208,15 +208,12 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
         dt = meta["dt"]
     a = _spike_integral(dt)
 
-    chain = _chain(nir, graph)
-    layers = [_LAYER_READERS[type(neuron).__name__](nir, name, synapse, neuron, time_unit, a, rtol)
-              for name, synapse, neuron in _pair_layers(nir, graph, chain)]
+    input_shape, specs, layers = _read_layers(nir, graph, _chain(nir, graph), time_unit, a, rtol)
     tau_s = layers[0]["tau_s"]
     for layer in layers:
         if not math.isclose(layer["tau_s"], tau_s, rel_tol=rtol):
             raise ValueError(f"node {layer['name']!r} has tau_syn {layer['tau_s'] * time_unit} s but the first "
                              f"layer {tau_s * time_unit} s; a SpikingNetwork has one tau_s for all layers")
-    sizes = [layers[0]["weight"].shape[1]] + [layer["weight"].shape[0] for layer in layers]
 
     if max_spikes is None:
         max_spikes = meta.get("max_spikes")
@@ -226,9 +223,14 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
         max_spikes = [int(k) for k in np.atleast_1d(max_spikes)]
     if t_max is None:
         t_max = float(meta.get("t_max", math.inf)) / time_unit
-    net = SpikingNetwork(sizes, tau_s=tau_s, thresholds=[layer["threshold"] for layer in layers],
-                         resets=[layer["reset"] for layer in layers], max_spikes=max_spikes,
-                         t_max=t_max, dtype=dtype)
+    settings = dict(tau_s=tau_s, thresholds=[layer["threshold"] for layer in layers],
+                    resets=[layer["reset"] for layer in layers], max_spikes=max_spikes, t_max=t_max,
+                    dtype=dtype)
+    if any(isinstance(spec, Conv) for spec in specs):
+        net = SpikingNetwork.from_architecture(format_architecture(input_shape, specs),
+                                               math.prod(input_shape), **settings)
+    else:
+        net = SpikingNetwork([math.prod(input_shape)] + [spec.size for spec in specs], **settings)
     with torch.no_grad():
         for module, layer in zip(net.layers, layers):
             module.weight.copy_(torch.as_tensor(layer["weight"]))
@@ -270,99 +272,70 @@ def _chain(nir, graph) -> list:
     return chain
 
 
-def _pair_layers(nir, graph, chain):
-    """(neuron node name, synapse node, neuron node) for each layer of the chain, which must
-    read Input, (Linear|Affine, CubaLIF) ..., Output with matching shapes."""
+def _read_layers(nir, graph, chain, time_unit, a, rtol):
+    """(input shape, architecture specs, one dict per layer with its weight and constants) of
+    a chain that reads Input, (Conv2d, CubaLIF [, SumPool2d]) ..., Flatten, (Linear|Affine,
+    CubaLIF) ..., Output, with matching shapes."""
     middle = chain[1:-1]
     for name in middle:
         node = graph.nodes[name]
-        if type(node).__name__ in _REFUSED_FOR_NOW:
-            raise ValueError(f"node {name!r} is a {type(node).__name__}: convolution and pooling are not "
-                             "supported by multispike's NIR import yet")
         if isinstance(node, nir.NIRGraph):
             raise ValueError(f"node {name!r} is a nested graph (as recurrent layers are exported); "
                              "multispike reads a flat feed-forward chain")
-        if not isinstance(node, (nir.Linear, nir.Affine)) and type(node).__name__ not in _LAYER_READERS:
+        if isinstance(node, nir.AvgPool2d):
+            raise ValueError(f"node {name!r} is an AvgPool2d, which scales spikes by 1 / kernel area; "
+                             "multispike's pooling passes every spike on unchanged (SumPool2d)")
+        if type(node).__name__ not in _NODE_TYPES:
             raise ValueError(f"node {name!r} has type {type(node).__name__}, which multispike cannot "
-                             "simulate; it reads Linear or Affine nodes each followed by a CubaLIF node")
-    if not middle or len(middle) % 2:
-        raise ValueError(f"expected Input, then pairs of Linear/Affine and CubaLIF nodes, then Output; "
-                         f"got {[type(graph.nodes[k]).__name__ for k in chain]}")
-    n_in = _size(graph.nodes[chain[0]].input_type, chain[0])
-    for k in range(0, len(middle), 2):
-        syn_name, neuron_name = middle[k], middle[k + 1]
-        synapse, neuron = graph.nodes[syn_name], graph.nodes[neuron_name]
-        if not isinstance(synapse, (nir.Linear, nir.Affine)) or type(neuron).__name__ not in _LAYER_READERS:
-            raise ValueError(f"expected a Linear/Affine node followed by a CubaLIF node, got {syn_name!r} "
-                             f"({type(synapse).__name__}) then {neuron_name!r} ({type(neuron).__name__})")
-        weight = np.asarray(synapse.weight)
-        if weight.ndim != 2 or weight.shape[1] != n_in:
-            raise ValueError(f"node {syn_name!r} has weight shape {weight.shape}, expected (out, {n_in}) "
-                             f"to match the {n_in} neurons before it")
-        n_in = weight.shape[0]
-        yield neuron_name, synapse, neuron
-    n_out = _size(graph.nodes[chain[-1]].output_type, chain[-1])
-    if n_out != n_in:
-        raise ValueError(f"output node {chain[-1]!r} has {n_out} neurons but the last layer {n_in}")
+                             f"simulate; it reads {', '.join(_NODE_TYPES)} nodes")
+    input_shape = shape = node_shape(graph.nodes[chain[0]].input_type, chain[0])
+    specs, layers = [], []
+    k = 0
+    while k < len(middle):
+        name, node = middle[k], graph.nodes[middle[k]]
+        if isinstance(node, nir.SumPool2d):
+            if not specs or not isinstance(specs[-1], Conv):
+                raise ValueError(f"node {name!r}: a SumPool2d node must follow the CubaLIF node of a "
+                                 "convolution (one pooling per convolutional layer)")
+            spec, shape = read_sum_pool(name, node, shape)
+            specs.append(spec)
+            k += 1
+            continue
+        if isinstance(node, nir.Flatten):
+            shape = read_flatten(name, node, shape)
+            k += 1
+            continue
+        neuron_name = middle[k + 1] if k + 1 < len(middle) else None
+        if not isinstance(node, (nir.Linear, nir.Affine, nir.Conv2d)) or neuron_name is None \
+                or not isinstance(graph.nodes[neuron_name], nir.CubaLIF):
+            after = "nothing" if neuron_name is None else \
+                f"{neuron_name!r} ({type(graph.nodes[neuron_name]).__name__})"
+            raise ValueError(f"expected a Conv2d or Linear/Affine node followed by a CubaLIF node, got "
+                             f"{name!r} ({type(node).__name__}) then {after}")
+        if isinstance(node, nir.Conv2d):
+            if specs and isinstance(specs[-1], Dense):
+                raise ValueError(f"node {name!r}: a convolution after a fully connected layer; "
+                                 "multispike's convolutions come first")
+            spec, weight, shape = read_conv(name, node, shape)
+        else:
+            weight = read_linear(nir, name, node, shape)
+            spec, shape = Dense(weight.shape[0]), (weight.shape[0],)
+        layer = read_cuba_lif(neuron_name, graph.nodes[neuron_name], shape, time_unit, a, rtol)
+        scale = layer.pop("scale")
+        if np.any(scale != 1.0):
+            weight = weight * scale.reshape(-1, *[1] * (weight.ndim - 1))
+        specs.append(spec)
+        layers.append({"weight": weight, **layer})
+        k += 2
+    if not specs or not isinstance(specs[-1], Dense):
+        raise ValueError(f"expected Input, then Conv2d + CubaLIF (+ SumPool2d) layers, a Flatten, then "
+                         f"pairs of Linear/Affine and CubaLIF nodes, then Output; got "
+                         f"{[type(graph.nodes[k]).__name__ for k in chain]}")
+    n_out = node_shape(graph.nodes[chain[-1]].output_type, chain[-1])
+    if n_out != shape:
+        raise ValueError(f"output node {chain[-1]!r} has shape {n_out} but the last layer {shape}")
+    return input_shape, specs, layers
 
 
-def _size(types, name) -> int:
-    shape = np.asarray(next(iter(types.values())) if isinstance(types, dict) and types else types).ravel()
-    if shape.size != 1:
-        raise ValueError(f"node {name!r} has shape {tuple(shape)}; multispike reads flat (neurons,) layers")
-    return int(shape[0])
-
-
-def _read_cuba_lif(nir, name, synapse, neuron, time_unit, a, rtol) -> dict:
-    """Our layer constants and weight from a Linear/Affine node and a CubaLIF node."""
-    weight = np.array(synapse.weight)  # its own dtype: an unscaled weight is copied exactly
-    n = weight.shape[0]
-    params = {}
-    for field in ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"):
-        value = np.broadcast_to(np.asarray(getattr(neuron, field), dtype=np.float64), (n,)) \
-            if np.asarray(getattr(neuron, field)).size in (1, n) else None
-        if value is None:
-            raise ValueError(f"node {name!r}: {field} has shape {np.shape(getattr(neuron, field))}, "
-                             f"expected ({n},) for the {n} neurons of its Linear node")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"node {name!r}: {field} must be finite")
-        params[field] = value
-    if isinstance(synapse, nir.Affine) and np.any(np.asarray(synapse.bias) != 0):
-        raise ValueError(f"the Affine node before {name!r} has a non-zero bias, a constant input current "
-                         "that multispike's neurons do not have")
-    tau_syn, tau_mem = params["tau_syn"], params["tau_mem"]
-    if np.any(tau_syn <= 0) or not np.allclose(tau_syn, tau_syn[0], rtol=rtol, atol=0):
-        raise ValueError(f"node {name!r}: tau_syn must be positive and equal for all neurons of the layer, "
-                         f"got {_span(tau_syn)}")
-    if not np.allclose(tau_mem, 2.0 * tau_syn, rtol=rtol, atol=0):
-        raise ValueError(f"node {name!r}: tau_mem must be 2 tau_syn (the closed form of the exact "
-                         f"simulator), got tau_mem {_span(tau_mem)} and tau_syn {_span(tau_syn)}")
-    if np.any(params["v_leak"] != 0):
-        raise ValueError(f"node {name!r}: v_leak must be 0, got {_span(params['v_leak'])}")
-    v_th, reset = params["v_threshold"], params["v_threshold"] - params["v_reset"]
-    if np.any(v_th <= 0) or np.any(reset <= 0):
-        raise ValueError(f"node {name!r}: needs v_threshold > 0 and v_reset < v_threshold, got "
-                         f"v_threshold {_span(v_th)} and v_reset {_span(params['v_reset'])}")
-    threshold = float(v_th[0])
-    membrane = v_th / threshold  # neuron n's membrane is divided by this to get a common threshold
-    if not np.allclose(reset / membrane, reset[0], rtol=rtol, atol=0):
-        raise ValueError(f"node {name!r}: (v_threshold - v_reset) / v_threshold must be the same for all "
-                         "neurons of the layer")
-    scale = params["r"] * params["w_in"] * a * time_unit / (tau_syn * tau_mem) / membrane
-    # constants that equal ours up to rounding leave the weights as they are (exact round trip)
-    scale = np.where(np.isclose(scale, 1.0, rtol=1e-12, atol=0), 1.0, scale)
-    if np.any(scale != 1.0):
-        weight = weight * scale[:, None]
-    return {"name": name, "weight": weight,
-            "tau_s": float(tau_syn[0]) / time_unit, "threshold": threshold, "reset": float(reset[0])}
-
-
-def _span(values) -> str:
-    lo, hi = float(np.min(values)), float(np.max(values))
-    return f"{lo:g}" if lo == hi else f"{lo:g} .. {hi:g}"
-
-
-# Neuron node type name -> reader of one layer; a convolutional layer adds its entry here
-# and leaves _REFUSED_FOR_NOW.
-_LAYER_READERS = {"CubaLIF": _read_cuba_lif}
-_REFUSED_FOR_NOW = ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten")
+# The node types of a chain that from_nir reads (besides its Input and Output).
+_NODE_TYPES = ("Conv2d", "CubaLIF", "SumPool2d", "Flatten", "Linear", "Affine")

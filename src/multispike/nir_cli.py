@@ -27,8 +27,9 @@ def add_nir_parsers(subparsers) -> None:
                             "(on import: the file's metadata)")
 
     p = subparsers.add_parser("export", parents=[units], help="write a checkpoint as a NIR graph",
-                              description="Write the network of a checkpoint as a NIR file (Linear + "
-                                          "CubaLIF per layer; see multispike.nir for the mapping).")
+                              description="Write the network of a checkpoint as a NIR file (Linear or "
+                                          "Conv2d + CubaLIF per layer; see multispike.nir for the "
+                                          "mapping).")
     p.add_argument("checkpoint", help="a best.pt or last.pt file")
     p.add_argument("out", help="the .nir file to write")
     p.set_defaults(handler=_cmd_export)
@@ -63,7 +64,11 @@ def _cmd_export(args) -> int:
         print(f"multispike export: error: {exc}", file=sys.stderr)
         return 2
     layers = " -> ".join(str(n) for n in net.sizes)
-    print(f"wrote {args.out}: {layers} as {len(net.layers)} Linear + CubaLIF layers "
+    if net.input_shape is not None:
+        layers = "x".join(str(n) for n in net.input_shape) + "-" + net.architecture
+    synapses = [type(node).__name__ for node in graph.nodes.values() if type(node).__name__ in ("Conv2d", "Linear")]
+    print(f"wrote {args.out}: {layers} as {len(net.layers)} layers ({', '.join(synapses)}, each followed by "
+          "CubaLIF neurons) "
           f"(time unit {graph.metadata['time_unit']} s, input spikes {graph.metadata['spike_input']}); "
           f"the spike-slot limits {graph.metadata['max_spikes']} are kept in the metadata only: "
           "other simulators let a neuron fire as often as its membrane makes it")
