@@ -300,3 +300,14 @@ def test_permutation_test_and_verdicts():
     assert compare([1, 2], [11, 12], False, "similar")["verdict"] == "not significant"
     assert compare([], [1.0], True)["verdict"] == "not measured"
 
+
+
+def test_noise_accuracy_drop_is_the_mean_over_the_noisy_levels():
+    from multispike.study import noise
+    rows = [{"regime": "ttfs", "kind": "jitter", "network": n, "level": level, "accuracy": acc}
+            for n, accs in (("a", (0.9, 0.8, 0.4)), ("b", (1.0, 1.0, 0.5)))
+            for level, acc in zip((0, 0.1, 0.2), accs)]
+    drops = noise.accuracy_drops(rows, {"jitter": [0, 0.1, 0.2]})
+    assert drops[("ttfs", "jitter")] == pytest.approx([(0.1 + 0.5) / 2, (0.0 + 0.5) / 2])
+    assert drops[("multispike", "jitter")] == []
+    assert noise.drop_measure([0, 0.1, 0.2]) == "mean accuracy drop over levels 0.1-0.2"

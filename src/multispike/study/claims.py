@@ -12,8 +12,9 @@ an exact permutation test over networks (:mod:`multispike.study.stats`, alpha = 
    every run reached; a run that never reaches it counts as epochs + 1);
 3. spikes per sample (all layers) of the final network;
 4. mean decision time of the correctly classified test samples;
-5. accuracy drop from the clean input to the strongest level of each noise kind, and to the
-   strongest white-box attacks (any shift attack at the middle shift bound of the grid, any
+5. accuracy drop from the clean input under each noise kind, averaged over the kind's noisy
+   levels (:func:`multispike.study.noise.accuracy_drops`), and under the strongest white-box
+   attacks (any shift attack at the middle shift bound of the grid, any
    deletion attack with the smallest number of deleted spikes; see
    :func:`multispike.study.attack.claim_levels`).
 
@@ -79,7 +80,7 @@ def verdicts(ctx: StudyContext, results: dict) -> list:
     levels = noise.settings(ctx)["levels"]
     drops = noise.accuracy_drops(noise.network_rows(ctx, results), levels)
     for kind, kind_levels in levels.items():
-        add("better robustness", f"accuracy drop, {kind.replace('_', ' ')} at {kind_levels[-1]:g}",
+        add("better robustness", f"{kind.replace('_', ' ')}: {noise.drop_measure(kind_levels)}",
             (drops[("ttfs", kind)], drops[("multispike", kind)]), False, "better", True)
     attack_rows = attack.network_rows(ctx, results)
     for family, level in attack.claim_levels(ctx).items():
