@@ -228,9 +228,13 @@ def _cmd_presets(_args) -> int:
     for name, make in PRESETS.items():
         c = make()
         layers = c.architecture or f"{c.hidden} hidden"
+        loss = f"ttfs, silent_label_penalty={c.silent_label_penalty}" if c.loss == "ttfs" else \
+            f"spike_count {c.target_true:g}/{c.target_false:g}"
+        schedule = {"step": f"step (halved every {c.lr_halving_epochs} epochs, floor {c.lr_min:g})",
+                    "exponential": f"exponential (x{c.lr_gamma:g} per epoch)"}.get(c.lr_schedule, c.lr_schedule)
         print(f"{name}: {c.dataset}, {layers}, tau_s={c.tau_s}, thresholds={c.thresholds}, "
-              f"max_spikes={c.max_spikes}, t_max={c.t_max}, init={c.init}, loss={c.loss}, "
-              f"lr={c.lr}, batch={c.batch_size}, epochs={c.epochs}")
+              f"max_spikes={c.max_spikes}, t_max={c.t_max}, init={c.init}, loss={loss}, "
+              f"lr={c.lr} {schedule}, batch={c.batch_size}, epochs={c.epochs}")
     return 0
 
 
