@@ -7,10 +7,16 @@ Usage:
 Times training batches of the preset (batch 20: forward, backward, Adam step) layer by
 layer after a warm-up (numba compilation or cache load, reported separately), then
 inference in batches of 100. Prints samples/s, the forward and backward time of each layer
-(pooling counted with the convolution before it), the spikes per sample of each layer
-before and after the timed training batches and the throughput of their first and second
-half (training thins the spikes), the peak resident memory, and each target (``TARGETS``)
-with MET / MISSED.
+(pooling counted with the convolution before it) and its share of the training step, the
+same for inference (layer by layer, timed separately from the inference rate), the spikes
+per sample of each layer before and after the timed training batches and the throughput of
+their first and second half (training thins the spikes), the peak resident memory, and each
+target (``TARGETS``) with MET / MISSED.
+
+Every rate is given per wall-clock second and per CPU second of the process. On a machine
+shared with other jobs the wall-clock rate depends on their load; with ``--threads 1`` the
+rate per CPU second is what one idle core would do (time slices lost to other jobs are not
+counted), which makes runs under different loads comparable.
 """
 from __future__ import annotations
 
@@ -36,6 +42,16 @@ TARGETS = {
 
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Clock:
+    """Wall-clock and CPU seconds since creation."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self):
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def train_step(net, optimizer, config, x, y, fwd, bwd):
@@ -65,6 +81,20 @@ def train_step(net, optimizer, config, x, y, fwd, bwd):
         bwd[k] += time.perf_counter() - t0
     optimizer.step()
     return [float(torch.isfinite(o).sum()) / len(x) for o in fed]
+
+
+@torch.no_grad()
+def infer_by_layer(net, x, seconds):
+    """Inference of ``x`` layer by layer (as the network runs it), adding each layer's
+    seconds (pooling with the layer before it)."""
+    times = x.reshape(len(x), *net.input_shape, x.shape[-1])
+    for k, (layer, pool) in enumerate(zip(net.layers, net.pools)):
+        t0 = time.perf_counter()
+        flat = isinstance(layer, multispike.LIF)
+        times = layer(times.reshape(len(x), -1, times.shape[-1]) if flat else times)
+        if pool:
+            times = spike_pool2d(times, pool)
+        seconds[k] += time.perf_counter() - t0
 
 
 @torch.no_grad()
@@ -105,32 +135,43 @@ def main(argv=None) -> int:
 
     fwd, bwd = [0.0] * n_layers, [0.0] * n_layers
     halves = [0.0, 0.0]
+    clock = Clock()
     for i in range(args.batches):
         j = (i + 1) * b
         t0 = time.perf_counter()
         train_step(net, optimizer, config, data.x_train[j:j + b], data.y_train[j:j + b], fwd, bwd)
         halves[2 * i // args.batches] += time.perf_counter() - t0
-    train_time = sum(halves)
-    train_rate = args.batches * b / train_time
+    train_wall, train_cpu = clock.elapsed()
+    n_train = args.batches * b
+    train_rate = n_train / train_wall
     after = spikes_per_sample(net, probe)
 
-    t0 = time.perf_counter()
+    n_infer = args.infer_batches * 100
+    clock = Clock()
     for i in range(args.infer_batches):
         with torch.no_grad():
             net(data.x_test[i * 100:(i + 1) * 100])
-    infer_rate = args.infer_batches * 100 / (time.perf_counter() - t0)
+    infer_wall, infer_cpu = clock.elapsed()
+    infer_rate = n_infer / infer_wall
+    inf = [0.0] * n_layers
+    for i in range(args.infer_batches):
+        infer_by_layer(net, data.x_test[i * 100:(i + 1) * 100], inf)
     memory = peak_memory_mb()
 
-    print(f"training: {train_rate:.0f} samples/s ({args.batches} batches of {b}); "
-          f"first half {args.batches // 2 * b / halves[0]:.0f}, second half "
-          f"{(args.batches - args.batches // 2) * b / halves[1]:.0f} samples/s")
-    print(f"inference: {infer_rate:.0f} samples/s ({args.infer_batches} batches of 100)")
-    print("per layer (ms per training sample; pooling with the layer before it):")
+    print(f"training: {train_rate:.0f} samples/s, {n_train / train_cpu:.0f} per CPU second "
+          f"({args.batches} batches of {b}); first half {args.batches // 2 * b / halves[0]:.0f}, "
+          f"second half {(args.batches - args.batches // 2) * b / halves[1]:.0f} samples/s")
+    print(f"inference: {infer_rate:.0f} samples/s, {n_infer / infer_cpu:.0f} per CPU second "
+          f"({args.infer_batches} batches of 100)")
+    step, total_inf = sum(fwd) + sum(bwd), sum(inf)
+    print("per layer, ms per sample (share of the layers' total; pooling with the layer before it):")
     for k, layer in enumerate(net.layers):
         kind = type(layer).__name__
-        print(f"  layer {k} {kind:8s} forward {1e3 * fwd[k] / (args.batches * b):7.3f}  "
-              f"backward {1e3 * bwd[k] / (args.batches * b):7.3f}  spikes/sample "
-              f"{before[k]:7.1f} at start -> {after[k]:7.1f} after {args.batches} batches")
+        print(f"  layer {k} {kind:8s} training forward {1e3 * fwd[k] / n_train:6.3f} "
+              f"({100 * fwd[k] / step:4.1f} %) backward {1e3 * bwd[k] / n_train:6.3f} "
+              f"({100 * bwd[k] / step:4.1f} %) | inference {1e3 * inf[k] / n_infer:6.3f} "
+              f"({100 * inf[k] / total_inf:4.1f} %) | spikes/sample {before[k]:7.1f} at start "
+              f"-> {after[k]:7.1f} after {args.batches} batches")
     print(f"peak resident memory: {memory:.0f} MB")
     for name, value, target, ok in (
             ("training samples/s", train_rate, f">= {TARGETS['train_rate']:.0f}", train_rate >= TARGETS["train_rate"]),

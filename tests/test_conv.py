@@ -160,6 +160,25 @@ def test_pool_is_the_sorted_union_and_routes_gradients():
     assert (x.grad[~torch.isfinite(x)] == 0).all()
 
 
+def test_pool_equals_a_stable_sort_with_ties():
+    """Equal spike times (a coarse time grid) keep the window's order, as a stable sort of
+    the union does, and each tied copy's gradient goes to its own source slot."""
+    x = (_spike_maps(8, (2, 2, 4, 4, 3), p_empty=0.3) * 30).round() / 30
+    x = x.requires_grad_()
+    union = x.reshape(2, 2, 2, 2, 2, 2, 3).permute(0, 1, 2, 4, 3, 5, 6).reshape(2, 2, 2, 2, 12)
+    ref = torch.sort(union, dim=-1, stable=True).values
+    out = spike_pool2d(x, 2)
+    assert torch.equal(out, ref)
+    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(9),
+                           dtype=torch.float64)
+    (grad,) = torch.autograd.grad((_finite_or_zero(out) * upstream).sum(), x)
+    (ref_grad,) = torch.autograd.grad((_finite_or_zero(ref) * upstream).sum(), x)
+    assert torch.equal(grad, ref_grad)
+    u = union.detach()
+    finite_ties = (u[..., :, None] == u[..., None, :]) & torch.isfinite(u)[..., :, None]
+    assert finite_ties.sum() > torch.isfinite(u).sum()  # more than each spike with itself
+
+
 def test_pool_refuses_sizes_it_cannot_pool():
     with pytest.raises(ValueError, match="divisible by kernel_size = 2"):
         spike_pool2d(torch.zeros(1, 1, 5, 4, 1))

@@ -21,6 +21,7 @@ import torch
 
 from .functional import LIFParameters, all_finite, check_layer_size, check_spike_times
 from .kernels.conv import ConvGeometry, count_position_events, gather_position_grads, spread_events
+from .kernels.pool import pool_spike_trains, route_pool_grads
 from .steps import (SpikeLog, backpropagate_events, event_grads_to_slots, merge_spike_events,
                     simulate_events, sum_weight_gradient)
 
@@ -205,22 +206,50 @@ def conv_lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=ma
                                     stride, padding)[0]
 
 
+def _pool(times, s):
+    """(pooled spike trains, the flat input index each output slot is a copy of)."""
+    batch, channels, height, width, slots = times.shape
+    shape = (batch, channels, height // s, width // s, s * s * slots)
+    out = torch.empty(shape, dtype=times.dtype)
+    source = torch.empty(shape, dtype=torch.int64)
+    pool_spike_trains(times.detach().contiguous().numpy(), s, out.numpy(), source.numpy())
+    return out, source
+
+
+class _SpikePoolFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, times, s):
+        out, source = _pool(times, s)
+        ctx.save_for_backward(source)
+        ctx.in_shape = tuple(times.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (source,) = ctx.saved_tensors
+        grad_in = torch.empty(ctx.in_shape, dtype=grad_out.dtype)
+        slots = source.shape[-1]
+        route_pool_grads(grad_out.contiguous().view(-1, slots).numpy(),
+                         source.view(-1, slots).numpy(), grad_in.numpy())
+        return grad_in, None
+
+
 def spike_pool2d(times, kernel_size=2):
     """Pooling of spike trains: each output neuron carries the union of the spike trains of
     its kernel_size x kernel_size input neurons (non-overlapping windows).
 
     ``times`` (batch, C, H, W, K) -> (batch, C, H // s, W // s, s * s * K), each train
-    ascending and +inf padded. H and W must be multiples of ``kernel_size`` (ValueError
-    otherwise: no input neuron is silently dropped). The gradient of each output spike goes
-    unchanged to the input spike it is a copy of.
+    ascending and +inf padded (a stable sort: equal times keep the window's order). H and W
+    must be multiples of ``kernel_size`` (ValueError otherwise: no input neuron is silently
+    dropped). The gradient of each output spike goes unchanged to the input spike it is a
+    copy of (``kernels/pool.py``).
     """
     check_spike_maps(times)
     s = _non_negative_int("kernel_size", kernel_size, 1)
-    batch, channels, height, width, slots = times.shape
+    height, width = times.shape[2:4]
     if height % s or width % s:
         raise ValueError(f"spike_pool2d needs height and width divisible by kernel_size = {s}, "
                          f"got {height}x{width}")
-    windows = times.reshape(batch, channels, height // s, s, width // s, s, slots)
-    windows = windows.permute(0, 1, 2, 4, 3, 5, 6)
-    union = windows.reshape(batch, channels, height // s, width // s, s * s * slots)
-    return torch.sort(union, dim=-1, stable=True).values
+    if torch.is_grad_enabled() and times.requires_grad:
+        return _SpikePoolFunction.apply(times, s)
+    return _pool(times, s)[0]
