@@ -6,7 +6,6 @@ times keep window order, NaN goes last (the order of ``torch.sort(stable=True)``
 output slot remembers the flat input index it was copied from, so that the backward pass
 hands every output slot's gradient to its source unchanged.
 """
-import numpy as np
 from numba import njit, prange
 
 __all__ = ["pool_spike_trains", "route_pool_grads"]
