@@ -53,7 +53,8 @@ from .report import image, md_table
 from .runner import make_task, write_json
 from .stats import SIMILAR_RATIO
 
-__all__ = ["settings", "targets_for", "scaled_init", "failure_reason", "configuration_status",
+__all__ = ["settings", "targets_for", "scaled_init", "input_spikes_at_init", "matched_init",
+           "failure_reason", "configuration_status",
            "validation_check", "plan", "summarize", "DECISION_MARGIN", "SILENT_LABEL_PENALTY",
            "CALIBRATION_SAMPLES"]
 
@@ -100,8 +101,9 @@ def scaled_init(spec: str, scale: float) -> str:
     return f"{kind}:{a * scale:.6g}:{b * scale:.6g}"
 
 
-def _input_spikes_at_init(config, x) -> list:
-    """Spikes per sample that feed each layer after the first, at initialisation."""
+def input_spikes_at_init(config, x) -> list:
+    """Spikes per sample that feed each layer after the first, at initialisation of
+    ``config``'s network (as :func:`multispike.train.train` builds it) on the samples ``x``."""
     import torch
 
     from ..train import build_network
@@ -118,25 +120,26 @@ def _n_classes(config) -> int:
     return n_classes(config.dataset)
 
 
-def matched_init(reference, config, x) -> list:
-    """``config.init`` with every layer after the first scaled so that its input spikes at
-    initialisation match ``reference``'s (see the module docstring); ``x`` are the
-    calibration samples."""
-    wanted = _input_spikes_at_init(reference, x)
+def matched_init(config, x, wanted: list) -> list:
+    """``config.init`` with every layer after the first scaled so that its input spikes per
+    sample at initialisation on the calibration samples ``x`` match ``wanted`` (those of the
+    reference network, :func:`input_spikes_at_init`; see the module docstring)."""
     init = list(config.init)
     for layer in range(1, config.n_layers):
-        have = _input_spikes_at_init(dataclasses.replace(config, init=init), x)[layer - 1]
+        have = input_spikes_at_init(dataclasses.replace(config, init=init), x)[layer - 1]
         scale = wanted[layer - 1] / have if have > 0 else _SCALE_LIMIT
         init[layer] = scaled_init(init[layer], min(max(scale, 1 / _SCALE_LIMIT), _SCALE_LIMIT))
     return init
 
 
-def _calibration_samples(ctx, reference):
+def _calibration(ctx, reference) -> tuple:
+    """(calibration samples, the reference network's input spikes per layer at init)."""
     from ..train import load_data
 
-    key = ("budget-calibration", reference.seed)
+    key = ("budget-calibration", run_name(reference))
     if key not in ctx.cache:
-        ctx.cache[key] = load_data(reference).x_train[:CALIBRATION_SAMPLES]
+        x = load_data(reference).x_train[:CALIBRATION_SAMPLES]
+        ctx.cache[key] = x, input_spikes_at_init(reference, x)
     return ctx.cache[key]
 
 
@@ -151,7 +154,7 @@ def _configs(ctx) -> dict:
         for seed in s["seeds"]:
             base = regime_config(ctx, "multispike", seed, **extra)
             ttfs = regime_config(ctx, "ttfs", seed, **extra)
-            x = _calibration_samples(ctx, base)
+            x, wanted = _calibration(ctx, base)
             for k in s["slots"]:
                 thresholds = [t * factor for t in base.thresholds[:-1]] + base.thresholds[-1:]
                 if k == 1:
@@ -163,7 +166,7 @@ def _configs(ctx) -> dict:
                     ctx, "multispike", seed, max_spikes=[k] * base.n_layers, thresholds=thresholds,
                     silent_label_penalty=SILENT_LABEL_PENALTY, name=f"budget-k{k}-f{factor:g}",
                     **loss, **extra)
-                configs[(k, factor, seed)] = dataclasses.replace(config, init=matched_init(base, config, x))
+                configs[(k, factor, seed)] = dataclasses.replace(config, init=matched_init(config, x, wanted))
             thresholds = [t * factor for t in ttfs.thresholds[:-1]] + ttfs.thresholds[-1:]
             # no new name: at factor 1 this is the accuracy experiment's run, trained once
             configs[(None, factor, seed)] = regime_config(ctx, "ttfs", seed, thresholds=thresholds, **extra)
