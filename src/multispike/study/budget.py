@@ -260,7 +260,7 @@ def _points(configs, run_rows) -> list:
     for k, factor in dict.fromkeys((k, f) for (k, f, _seed) in configs):
         rows = [r for r in run_rows if r["hidden_threshold_factor"] == factor
                 and (r["ttfs_reference"] if k is None else (not r["ttfs_reference"] and r["slots"] == k))]
-        point = {"slots": k, "factor": factor, "label": "TTFS preset" if k is None else f"K={k}",
+        point = {"slots": k, "factor": factor, "label": {None: "TTFS preset", 1: "K=1 (TTFS loss)"}.get(k, f"K={k}"),
                  "hidden_threshold": rows[0]["hidden_threshold"], "n_seeds": len(rows),
                  "failure": configuration_status(rows)}
         for key, column in (("accuracy", "accuracy"), ("val_accuracy", "val_accuracy"),
