@@ -162,3 +162,19 @@ def test_study_budget_quick(tmp_path, monkeypatch):
     """`multispike study budget --quick` as it is (about a minute on one core)."""
     out, plotted = _run_budget(tmp_path, monkeypatch, [])
     _check_budget(out, plotted)
+
+
+def test_similar_spike_counts_answer():
+    def point(k, factor, acc, spikes, failure=None):
+        return {"slots": k, "factor": factor, "label": f"K={k}", "accuracy": acc, "accuracy_std": 0.0,
+                "val_accuracy": acc, "spikes": spikes, "failure": failure}
+
+    ttfs = [point(None, 1.0, 0.97, 200), point(None, 2.0, 0.95, 150)]
+    reaches = budget._similar_spikes_text(ttfs + [point(3, 2.0, 0.965, 140), point(10, 1.0, 0.99, 600),
+                                                  point(2, 2.0, 0.99, 100, failure="seed 0: ...")])
+    assert "(hidden θ × 1)" in reaches and "K=3 at θ × 2" in reaches and "**reaches**" in reaches
+    below = budget._similar_spikes_text(ttfs + [point(3, 2.0, 0.90, 240)])
+    assert "**does not reach**" in below
+    none = budget._similar_spikes_text(ttfs + [point(10, 1.0, 0.99, 600)])
+    assert "No multi-spike configuration" in none
+    assert "Not answered" in budget._similar_spikes_text(ttfs)

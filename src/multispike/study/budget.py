@@ -40,7 +40,10 @@ accuracy beside it (means over seeds); the test set chooses nothing.
 Each configuration that decides is one point: test accuracy against spikes per sample and
 against the mean decision time of correct predictions; the Pareto front marks the points no
 other one beats on both axes. The report compares the multi-spike configurations (K >= 2)
-with the TTFS reference at similar spike counts (within :data:`SIMILAR_RATIO` of it).
+that use at most :data:`SIMILAR_RATIO` times the spikes of the TTFS reference (the one with
+the best validation accuracy) with it; the most accurate of them on validation is said to
+reach the TTFS accuracy when its test accuracy is no more than max(1 point, the reference's
+standard deviation over seeds) below the reference's.
 """
 from __future__ import annotations
 
@@ -106,18 +109,14 @@ def input_spikes_at_init(config, x) -> list:
     ``config``'s network (as :func:`multispike.train.train` builds it) on the samples ``x``."""
     import torch
 
+    from ..presets import n_classes
     from ..train import build_network
 
     torch.manual_seed(config.seed)  # as train() does before building the network
-    net = build_network(config, x.shape[1], _n_classes(config))
+    net = build_network(config, x.shape[1], n_classes(config.dataset))
     with torch.no_grad():
         outputs = net(x, all_layers=True)
     return [float(torch.isfinite(o).sum()) / len(x) for o in outputs[:-1]]
-
-
-def _n_classes(config) -> int:
-    from ..presets import n_classes
-    return n_classes(config.dataset)
 
 
 def matched_init(config, x, wanted: list) -> list:
@@ -288,21 +287,21 @@ def _similar_spikes_text(points) -> str:
         return ("**Similar spike counts.** Not answered: " + ("no TTFS reference decides." if not references
                                                               else "no multi-spike configuration (K >= 2) decides."))
     ref = max(references, key=lambda p: p["val_accuracy"])  # chosen on validation
-    near = [p for p in multi if ref["spikes"] / SIMILAR_RATIO <= p["spikes"] <= ref["spikes"] * SIMILAR_RATIO]
+    near = [p for p in multi if p["spikes"] <= ref["spikes"] * SIMILAR_RATIO]  # similar or fewer
     head = (f"**Similar spike counts.** The TTFS reference with the best validation accuracy (hidden θ × "
             f"{ref['factor']:g}) reaches {fmt(ref['accuracy'], 4, True)} test accuracy with "
             f"{fmt(ref['spikes'], 4)} spikes per sample. ")
     if not near:
         cheapest = min(multi, key=lambda p: p["spikes"])
         return head + (f"No multi-spike configuration (K >= 2) that decides uses a similar number of spikes "
-                       f"(within a factor {SIMILAR_RATIO:g}); the sparsest one, {cheapest['label']} at θ × "
+                       f"(at most {SIMILAR_RATIO:g} times as many) or fewer; the sparsest one, {cheapest['label']} at θ × "
                        f"{cheapest['factor']:g}, uses {fmt(cheapest['spikes'], 4)} and reaches "
                        f"{fmt(cheapest['accuracy'], 4, True)}, so the question is not answered at this budget.")
     best = max(near, key=lambda p: p["val_accuracy"])  # chosen on validation
     gap = best["accuracy"] - ref["accuracy"]
     verdict = "reaches" if gap >= -max(ref["accuracy_std"], 0.01) else "does not reach"
-    return head + (f"Among the {len(near)} multi-spike configuration(s) with K >= 2 within a factor "
-                   f"{SIMILAR_RATIO:g} of that spike count, the best on validation, {best['label']} at θ × "
+    return head + (f"Among the {len(near)} multi-spike configuration(s) with K >= 2 that use at most "
+                   f"{SIMILAR_RATIO:g} times that spike count, the best on validation, {best['label']} at θ × "
                    f"{best['factor']:g} ({fmt(best['spikes'], 4)} spikes), reaches "
                    f"{fmt(best['accuracy'], 4, True)}: {100 * gap:+.2f} points, so at similar spike counts "
                    f"the multi-spike network **{verdict}** the TTFS accuracy (reaching = no more than "
@@ -318,9 +317,8 @@ def summarize(ctx: StudyContext, results: dict) -> str:
     points = _points(configs, run_rows)
     write_csv(out / "budget_points.csv", points)
     deciding = [p for p in points if p["failure"] is None]
-    front_cost = [i for i, p in sorted(enumerate(points), key=lambda ip: ip[1]["spikes"]) if p["pareto_energy"]]
-    front_time = [i for i, p in sorted(enumerate(points), key=lambda ip: ip[1]["decision_time"])
-                  if p["pareto_latency"]]
+    front_cost, front_time = (sorted((i for i, p in enumerate(points) if p[flag]), key=lambda i: points[i][axis])
+                              for flag, axis in (("pareto_energy", "spikes"), ("pareto_latency", "decision_time")))
     write_json(out / "budget_summary.json", {"settings": s, "points": points, "pareto_energy": front_cost,
                                              "pareto_latency": front_time}, indent=1)
     from .plots import pareto_plot
