@@ -12,13 +12,14 @@ factor); the TTFS preset is trained at the same hidden-threshold factors as the 
   :data:`SILENT_LABEL_PENALTY`), and the first output spike decides. Its temperature is the
   TTFS preset's tau_loss in units of the synaptic time constant
   (tau_loss = tau_loss_TTFS * tau_s / tau_s_TTFS).
-* K >= 2: the spike-count loss with the targets of :func:`targets_for`, ceil(2K/3) spikes
-  for the label neuron and floor(2K/15) for the others (the Yin-Yang preset's 20 / 4 at
-  K = 30), plus the same silent-label term. A neuron that does not fire receives no error
-  from the spike-count loss, so a label neuron that fell silent would stay silent; the term
-  raises its peak membrane potential towards the threshold until it fires, from where the
-  count error takes over. The other neurons' targets are reachable (0 for K < 8), so the
-  loss never asks for more spikes than the slots hold.
+* K >= 2: the spike-count loss with the targets of :func:`targets_for`: K spikes for the
+  label neuron (every slot) and floor(2K/15) for the others (the Yin-Yang preset's 4 at
+  K = 30; 0 for K < 8), plus the same silent-label term. A label target of K means the
+  count error never asks the label neuron for fewer spikes, so the loss itself never pushes
+  it towards silence; a neuron that does not fire receives no error from the spike-count
+  loss, so a label neuron that fell silent anyway (through the shared hidden layer) would
+  stay silent: the term raises its peak membrane potential towards the threshold until it
+  fires, from where the count error takes over. Both targets are reachable.
 * Initialisation: every layer after the first draws its weights from the preset's
   distribution scaled (mean and spread alike) by s = S_ref / S, where S is the number of
   spikes per sample that feed the layer at initialisation (measured on the first
@@ -27,7 +28,7 @@ factor); the TTFS preset is trained at the same hidden-threshold factors as the 
   Yin-Yang preset's small output weights make every output fire at initialisation, which
   fewer hidden slots (less drive) would undo and a lower hidden threshold (more drive) would
   turn into saturated outputs whose large count errors silence them all in the first epoch.
-  s is clipped to [1/10, 10] (a silent layer at initialisation keeps s = 10).
+  s is clipped to [1/10, 10] (s = 10 when the feeding layer is silent at initialisation).
 
 Decisions. A trained run *fails* when the validation accuracy of its final network is not
 above chance (1 / classes) by :data:`DECISION_MARGIN`, or when its output neurons stay
@@ -86,8 +87,8 @@ def settings(ctx: StudyContext) -> dict:
 
 
 def targets_for(slots: int) -> tuple:
-    """Spike-count targets (label, others) for ``slots`` >= 2 spike slots: ceil(2K/3) and
-    floor(2K/15), both reachable and the label's at least 2."""
+    """Spike-count targets (label, others) for K = ``slots`` >= 2 spike slots: K and
+    floor(2K/15), both reachable."""
     if slots < 2:
         raise ValueError(f"spike-count targets need slots >= 2 (K = 1 is the single-spike regime), got {slots}")
     return float(slots), float(math.floor(2 * slots / 15))
@@ -342,7 +343,7 @@ def summarize(ctx: StudyContext, results: dict) -> str:
             f"**Run.** The multi-spike preset's network with K spike slots per neuron in every layer, "
             f"K in {s['slots']}, hidden threshold × {s['threshold_factors']} of the preset's. K = 1 is "
             "trained in the single-spike regime (cross-entropy on first spike times, first spike decides); "
-            "K >= 2 with spike-count targets ceil(2K/3) (label) and floor(2K/15) (others); both add the "
+            "K >= 2 with spike-count targets K (label) and floor(2K/15) (others); both add the "
             f"silent-label term (weight {SILENT_LABEL_PENALTY:g}) that drives a silent label neuron's "
             "peak potential to the threshold, and every layer after the first starts with the input "
             "drive of the preset network (its initial weights scaled by the ratio of input spikes). "
