@@ -1,7 +1,8 @@
-"""Tests of the peak membrane potential (membrane.peak_potential) and the TTFS silent-label
-term (losses.silent_label_loss): closed form against a fine time grid, agreement with the
-exact forward pass on which neurons fire, float64 gradcheck, revival of a silent label
-neuron, and no change to the loss when no label neuron is silent."""
+"""Tests of the peak membrane potential (membrane.peak_potential) and the silent-label term
+(losses.silent_label_loss): closed form against a fine time grid, agreement with the exact
+forward pass on which neurons fire, float64 gradcheck (also through a multi-spike hidden
+layer), revival of a silent label neuron under the TTFS and the spike-count loss, and no
+change to the loss when no label neuron is silent."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ import torch
 
 from multispike.config import TrainConfig
 from multispike.functional import lif
-from multispike.losses import silent_label_loss, ttfs_cross_entropy
+from multispike.losses import silent_label_loss, spike_count_loss, ttfs_cross_entropy
 from multispike.membrane import peak_potential
 from multispike.network import SpikingNetwork
 from multispike.train import compute_loss
@@ -194,3 +195,76 @@ def test_peak_potential_gradient_equals_the_documented_formula():
     assert torch.allclose(w.grad[0], tau * (torch.exp(-s / tau) - torch.exp(-s / tau_s)), rtol=1e-12)
     assert torch.allclose(x.grad.reshape(2), w.detach()[0] * (torch.exp(-s / tau) - 2 * torch.exp(-s / tau_s)),
                           rtol=1e-12)
+
+
+# --- the term added to the spike-count loss (multi-spike networks) ---------------------------
+
+def multispike_network_with_a_silent_label(seed=0):
+    """Inputs -> multi-spike hidden layer (3 slots) -> 3 outputs, output 2 silent."""
+    x, w1 = random_layer(seed, batch=5, n_in=4, slots=1, n_out=6, p_empty=0.0, w_mean=1.5)
+    _, w2 = random_layer(seed + 1, batch=1, n_in=6, slots=1, n_out=3, w_mean=0.4)
+    w2[2] = -0.2 * w2[2].abs()  # inhibited: never fires
+    return x, w1, w2, dict(tau_s=0.2, threshold=0.15, t_max=3.0)
+
+
+def test_silent_label_term_gradcheck_through_a_multispike_hidden_layer():
+    x, w1, w2, p = multispike_network_with_a_silent_label()
+    labels = torch.tensor([2, 0, 2, 1, 2])
+    hidden = lif(x, w1, p["tau_s"], p["threshold"], max_spikes=3, t_max=p["t_max"])
+    out = lif(hidden, w2, p["tau_s"], p["threshold"], max_spikes=3, t_max=p["t_max"])
+    assert (torch.isfinite(hidden).sum(-1) >= 2).any(), "the hidden layer must fire several spikes"
+    assert torch.isinf(out[:, 2]).all() and torch.isfinite(out[labels != 2, labels[labels != 2]]).any()
+
+    def term(x, w1, w2):
+        hidden = lif(x, w1, p["tau_s"], p["threshold"], max_spikes=3, t_max=p["t_max"])
+        return silent_label_loss(out.detach(), labels, hidden, w2, **p)
+
+    assert term(x, w1, w2).item() > 0
+    inputs = (x.clone().requires_grad_(True), w1.clone().requires_grad_(True), w2.clone().requires_grad_(True))
+    assert torch.autograd.gradcheck(term, inputs, eps=1e-7, atol=1e-6, rtol=1e-4)
+
+
+def test_compute_loss_adds_the_term_to_the_spike_count_loss():
+    x, w1, w2, p = multispike_network_with_a_silent_label()
+    net = SpikingNetwork([4, 6, 3], tau_s=p["tau_s"], thresholds=[p["threshold"]] * 2, max_spikes=3,
+                         t_max=p["t_max"], dtype=torch.float64)
+    with torch.no_grad():
+        net.layers[0].weight.copy_(w1)
+        net.layers[1].weight.copy_(w2)
+    labels = torch.tensor([2, 0, 2, 1, 2])
+    hidden, out = net(x, all_layers=True)
+    config = TrainConfig(loss="spike_count", hidden=[6], max_spikes=[3, 3], t_max=p["t_max"],
+                         target_true=3.0, target_false=0.0, silent_label_penalty=2.0)
+    total = compute_loss(config, out, labels, net, hidden)
+    plain = spike_count_loss(out, labels, 3.0, 0.0)
+    term = silent_label_loss(out, labels, hidden, net.layers[1].weight, **p)
+    assert term.item() > 0
+    assert total.item() == pytest.approx(plain.item() + 2.0 * term.item(), rel=1e-12)
+    # the spike-count loss hands the silent label neuron no error; the term does
+    w = net.layers[1].weight
+    (g_plain,) = torch.autograd.grad(plain, w, retain_graph=True)
+    (g_total,) = torch.autograd.grad(total, w)
+    assert torch.equal(g_plain[2], torch.zeros_like(g_plain[2])) and g_total[2].abs().sum() > 0
+
+
+def test_the_term_revives_a_silent_label_neuron_under_the_spike_count_loss():
+    x, w, p = layer_with_a_silent_label()
+    labels = torch.tensor([0, 2, 1, 2, 0, 2])
+
+    def train(penalty, steps=200, lr=0.05):
+        v = w.clone().requires_grad_(True)
+        opt = torch.optim.SGD([v], lr=lr)
+        for _ in range(steps):
+            out = lif(x, v, p["tau_s"], p["threshold"], max_spikes=3, t_max=p["t_max"])
+            loss = spike_count_loss(out, labels, 3.0, 0.0)
+            if penalty:
+                loss = loss + penalty * silent_label_loss(out, labels, x, v, **p)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return lif(x, v.detach(), p["tau_s"], p["threshold"], max_spikes=3, t_max=p["t_max"]), v.detach()
+
+    out, w_plain = train(0.0)
+    assert torch.isinf(out[labels == 2, 2]).all() and torch.equal(w_plain[2], w[2])
+    out, _ = train(1.0)
+    assert torch.isfinite(out[labels == 2, 2, 0]).all()

@@ -159,6 +159,9 @@ def _check_outputs(out: Path, grid: int):
     points = _read_csv(out / "budget" / "budget_points.csv")
     assert any(p["pareto_energy"] == "True" for p in points)
     assert all(0.0 <= float(p["accuracy"]) <= 1.0 for p in points)
+    for p in points:  # a configuration without a decision is marked failed, never a 0 % point
+        assert p["failure"] or float(p["val_accuracy"]) > 1 / 3 + 0.1
+        assert not p["failure"] or p["pareto_energy"] == p["pareto_latency"] == "False"
     lat = json.loads((out / "latency" / "latency_summary.json").read_text())
     for regime in ("ttfs", "multispike"):
         assert 0.0 <= lat[regime]["accuracy"] <= 1.0

@@ -163,8 +163,8 @@ HELP = {
     "target_true": "spike-count target of the labelled output neuron",
     "target_false": "spike-count target of the other output neurons",
     "tau_loss": "TTFS loss temperature: logits = -t_first / tau_loss",
-    "silent_label_penalty": "TTFS: weight of the term that raises a silent label neuron's peak "
-                            "membrane potential towards the threshold (0 = off)",
+    "silent_label_penalty": "weight of the term that raises a silent label neuron's peak membrane "
+                            "potential towards the threshold, added to either loss (0 = off)",
     "lr": "Adam learning rate",
     "batch_size": "training batch size",
     "epochs": "number of epochs",

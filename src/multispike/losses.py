@@ -12,10 +12,11 @@
 Both losses are averaged over the batch; ``reduction="none"`` returns one loss per sample
 (``"sum"`` their sum), whose gradients are each sample's own.
 
-* Silent label neurons (TTFS): a sample whose label neuron does not fire gets no gradient from
-  the cross-entropy (its first spike time does not exist), so a label neuron that fell silent
-  on part of the input is never revived. :func:`silent_label_loss` adds, for those samples
-  only, the distance of the label neuron's peak membrane potential from the threshold:
+* Silent label neurons: a sample whose label neuron does not fire gets no gradient for that
+  neuron from either loss (the cross-entropy has no first spike time to move, the spike-count
+  loss no spike to hand its count error to), so a label neuron that fell silent on part of
+  the input is never revived. :func:`silent_label_loss` adds, for those samples only, the
+  distance of the label neuron's peak membrane potential from the threshold:
 
       L_silent = (1/N) sum_{i : label neuron y_i silent} (theta - u_peak(i, y_i)) / theta,
 
@@ -30,7 +31,11 @@ Both losses are averaged over the batch; ``reduction="none"`` returns one loss p
   with zero gradient, on a batch without a silent label neuron, so the loss is then the plain
   cross-entropy. This is the "dead neuron" remedy of exact TTFS training (a push that exists
   for a silent neuron), made exact: instead of bumping the weights by a fixed amount, it
-  follows the gradient of how close the neuron came to firing.
+  follows the gradient of how close the neuron came to firing. Added to the spike-count loss
+  it acts the same way: u_peak of a neuron without spikes is its actual reset-free potential
+  whatever its number of slots, and the input spike times may come from a multi-spike layer
+  (each of their slots is one input event). Once the label neuron fires, the term vanishes
+  for that sample and the count error (target - count) drives its spikes.
 """
 from __future__ import annotations
 

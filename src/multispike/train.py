@@ -160,20 +160,22 @@ def build_optimizer(config: TrainConfig, net: SpikingNetwork) -> torch.optim.Ada
 
 
 def compute_loss(config: TrainConfig, out_times, labels, net=None, in_times=None):
-    """The config's loss; the TTFS silent-label term (``config.silent_label_penalty`` > 0)
-    also needs the network ``net`` and its output layer's input spike times ``in_times``."""
+    """The config's loss plus, with ``config.silent_label_penalty`` > 0, the silent-label
+    term (for either loss), which also needs the network ``net`` and its output layer's
+    input spike times ``in_times``."""
     if config.loss == "ttfs":
         silent = config.t_max if math.isfinite(config.t_max) else None
         loss = ttfs_cross_entropy(out_times, labels, config.tau_loss, silent_time=silent)
-        if config.silent_label_penalty > 0:
-            if net is None or in_times is None:
-                raise ValueError("silent_label_penalty > 0 needs the network (net) and the output "
-                                 "layer's input spike times (in_times)")
-            out = net.layers[-1]
-            loss = loss + config.silent_label_penalty * silent_label_loss(
-                out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
-        return loss
-    return spike_count_loss(out_times, labels, config.target_true, config.target_false)
+    else:
+        loss = spike_count_loss(out_times, labels, config.target_true, config.target_false)
+    if config.silent_label_penalty > 0:
+        if net is None or in_times is None:
+            raise ValueError("silent_label_penalty > 0 needs the network (net) and the output "
+                             "layer's input spike times (in_times)")
+        out = net.layers[-1]
+        loss = loss + config.silent_label_penalty * silent_label_loss(
+            out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
+    return loss
 
 
 @torch.no_grad()

@@ -64,11 +64,13 @@ def accuracy_curves(path, curves: dict, labels: dict, targets=()) -> Path:
     return _save(fig, path)
 
 
-def pareto_plot(path, points: list, front_cost: list, front_time: list) -> Path:
+def pareto_plot(path, points: list, front_cost: list, front_time: list, n_failed: int = 0) -> Path:
     """Accuracy against spikes per sample and against mean decision time.
 
-    ``points``: dicts with accuracy, spikes, decision_time, slots (None for the TTFS loss),
-    factor (hidden threshold factor) and label; ``front_*``: indices on each Pareto front.
+    ``points``: dicts with accuracy, spikes, decision_time, slots (None for the TTFS
+    reference), factor (hidden threshold factor) and label; ``front_*``: indices on each
+    Pareto front; ``n_failed``: configurations left out because they make no decision
+    (named in the titles).
     """
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     slots = sorted({p["slots"] for p in points if p["slots"] is not None})
@@ -89,21 +91,23 @@ def pareto_plot(path, points: list, front_cost: list, front_time: list) -> Path:
             fx = [points[i][key] for i in front]
             fy = [100 * points[i]["accuracy"] for i in front]
             ax.step(fx, fy, where="post", color="crimson", lw=1.2, label="Pareto front", zorder=2)
+            ax.scatter(fx, fy, facecolors="none", edgecolors="crimson", s=140, lw=1.2, zorder=4)
         if key == "spikes" and all(p[key] and p[key] > 0 for p in points if p[key] is not None):
             ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
     handles = [plt.Line2D([], [], color=cmap(i / max(len(slots) - 1, 1)), marker="o", ls="",
-                          label=f"{k} slot{'s' if k > 1 else ''}") for i, k in enumerate(slots)]
+                          label=f"{k} slots" if k > 1 else "1 slot (TTFS loss)") for i, k in enumerate(slots)]
     handles += [plt.Line2D([], [], color="grey", marker=markers[f], ls="", label=f"hidden θ × {f:g}")
                 for f in factors]
     if any(p["slots"] is None for p in points):
-        handles.append(plt.Line2D([], [], color="black", marker="o", ls="", label="TTFS loss (1 slot)"))
-    handles.append(plt.Line2D([], [], color="crimson", label="Pareto front"))
+        handles.append(plt.Line2D([], [], color="black", marker="o", ls="", label="TTFS preset (reference)"))
+    handles.append(plt.Line2D([], [], color="crimson", marker="o", mfc="none", label="Pareto front"))
     axes[1].legend(handles=handles, fontsize=7, loc="best")
-    axes[0].set_title("Accuracy vs energy (spike budget sweep)")
-    axes[1].set_title("Accuracy vs latency (spike budget sweep)")
+    left_out = f"\n{n_failed} failed configuration{'s' if n_failed != 1 else ''} not shown" if n_failed else ""
+    axes[0].set_title("Accuracy vs energy (spike budget sweep)" + left_out, fontsize=10)
+    axes[1].set_title("Accuracy vs latency (spike budget sweep)" + left_out, fontsize=10)
     return _save(fig, path)
 
 
