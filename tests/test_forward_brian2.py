@@ -19,7 +19,6 @@ Each case checks from the oracle's voltage trace that none of these occur
 the seeds/gains below were chosen such that the check passes (gains were tuned only so
 that enough neurons fire several times).
 """
-import math
 from dataclasses import dataclass
 
 import numpy as np
