@@ -27,3 +27,17 @@ def mnist_data_dir(shared_datasets) -> Path:
         pytest.skip(f"real MNIST not found in {shared_datasets / 'mnist'} "
                     "(set MULTISPIKE_TEST_DATA to the datasets folder)")
     return shared_datasets
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one numba and one torch thread (tiny problems run much faster so, as the
+    study's workers do), restoring the counts afterwards."""
+    import numba
+    import torch
+    saved = numba.get_num_threads(), torch.get_num_threads()
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+    yield
+    numba.set_num_threads(saved[0])
+    torch.set_num_threads(saved[1])

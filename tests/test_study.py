@@ -17,16 +17,7 @@ from multispike.study.convergence import (INPUT_TIMES, PROBLEM, REGIME_SETTINGS,
 from multispike.study.runner import SerialExecutor, make_task, run_tasks, to_jsonable
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny problems run much faster on one kernel thread (as the study's workers do)."""
-    import numba
-    saved = numba.get_num_threads(), torch.get_num_threads()
-    numba.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    numba.set_num_threads(saved[0])
-    torch.set_num_threads(saved[1])
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny problems: one kernel thread, as the study's workers
 
 
 # --- convergence batching -------------------------------------------------------------------

@@ -15,15 +15,7 @@ from multispike.study.budget import (DECISION_MARGIN, configuration_status, fail
                                      scaled_init, targets_for)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import numba
-    saved = numba.get_num_threads(), torch.get_num_threads()
-    numba.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    numba.set_num_threads(saved[0])
-    torch.set_num_threads(saved[1])
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny problems: one kernel thread, as the study's workers
 
 
 def test_targets_are_reachable_and_the_label_fills_its_slots():
