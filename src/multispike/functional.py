@@ -46,9 +46,9 @@ class LIFParameters:
 
     @classmethod
     def create(cls, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf) -> "LIFParameters":
-        tau_s = _positive_number("tau_s", tau_s)
-        threshold = _positive_number("threshold", threshold)
-        reset = threshold if reset is None else _positive_number("reset", reset)
+        tau_s = positive_number("tau_s", tau_s)
+        threshold = positive_number("threshold", threshold)
+        reset = threshold if reset is None else positive_number("reset", reset)
         if isinstance(max_spikes, bool) or not isinstance(max_spikes, (int, np.integer)):
             raise TypeError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
         if max_spikes < 1:
@@ -66,12 +66,22 @@ class LIFParameters:
                                np.float32 if dtype == torch.float32 else np.float64)
 
 
-def _positive_number(name, value) -> float:
+def positive_int(name, value) -> int:
+    """``value`` if it is a Python int >= 1, else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return value
+
+
+def positive_number(name, value, unit: str | None = None) -> float:
+    """``value`` as a float, or a TypeError (not a real number) / ValueError (not finite and
+    > 0) naming ``name`` and, if given, the ``unit`` it is counted in."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
+        of_unit = f" of {unit}" if unit else ""
+        raise TypeError(f"{name} must be a positive number{of_unit}, got {value!r}")
     value = float(value)
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
     return value
 
 

@@ -77,6 +77,7 @@ import numpy as np
 import torch
 
 from .architecture import Conv, Dense, format_architecture
+from .functional import positive_number
 from .layers import LIF, ConvLIF
 from .network import SpikingNetwork
 from .nir_nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_conv, read_cuba_lif,
@@ -104,16 +105,7 @@ def _spike_integral(dt) -> float:
     """``a``, the integral of one input spike: 1 for Dirac impulses, dt for a one-step pulse."""
     if dt is None:
         return 1.0
-    return _positive("dt", dt)
-
-
-def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number of seconds, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value}")
-    return value
+    return positive_number("dt", dt, "seconds")
 
 
 # ---------------------------------------------------------------------------- export
@@ -130,8 +122,8 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
     nir = _import_nir()
     if not isinstance(net, SpikingNetwork):
         raise TypeError(f"net must be a multispike SpikingNetwork, got {type(net).__name__}")
-    time_unit = _positive("time_unit", time_unit)
-    dt = None if dt is None else _positive("dt", dt)
+    time_unit = positive_number("time_unit", time_unit, "seconds")
+    dt = None if dt is None else positive_number("dt", dt, "seconds")
     shape = tuple(net.input_shape) if net.input_shape is not None else (net.sizes[0],)
     nodes = {"input": nir.Input(input_type=np.array(shape))}
     for i, (layer, pool) in enumerate(zip(net.layers, net.pools)):
@@ -201,7 +193,8 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"graph must be a nir.NIRGraph or a path to a .nir file, got {type(graph).__name__}")
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
-    time_unit = _positive("time_unit", time_unit if time_unit is not None else meta.get("time_unit", 1.0))
+    time_unit = positive_number("time_unit", time_unit if time_unit is not None else meta.get("time_unit", 1.0),
+                                "seconds")
     if dt is None and str(meta.get("spike_input", "dirac")) == "step":
         if "dt" not in meta:
             raise ValueError("the graph's metadata says input spikes are one-step pulses but gives no dt: pass dt")
