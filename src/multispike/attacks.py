@@ -62,7 +62,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from .functional import check_spike_times
+from .functional import check_spike_times, positive_int
 from .losses import predict, spike_count_loss, ttfs_cross_entropy
 
 __all__ = ["RegimeLoss", "training_loss", "input_time_gradient", "allowed_range", "fgsm", "pgd",
@@ -247,12 +247,6 @@ def _uniform_draw(low, high, movable, generator) -> torch.Tensor:
     return torch.where(movable, low + u * (high - low), low)
 
 
-def _positive_int(name, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return value
-
-
 def pgd(net: nn.Module, times: torch.Tensor, labels: torch.Tensor, loss_fn: LossFn, rule: str,
         epsilon: float, window, steps: int = 10, step_size: float | None = None,
         restarts: int = 1, random_start: bool = True, attackable=None, seed: int = 0,
@@ -264,8 +258,8 @@ def pgd(net: nn.Module, times: torch.Tensor, labels: torch.Tensor, loss_fn: Loss
     iterate, else the highest-loss one (``goal="loss"``: the highest-loss one; the clean
     input counts in both)."""
     _check_inputs(times, labels)
-    steps = _positive_int("steps", steps)
-    restarts = _positive_int("restarts", restarts)
+    steps = positive_int("steps", steps)
+    restarts = positive_int("restarts", restarts)
     step_size = 2.5 * float(epsilon) / steps if step_size is None else float(step_size)
     if not (math.isfinite(step_size) and step_size >= 0):
         raise ValueError(f"step_size must be a finite number >= 0, got {step_size}")
@@ -289,7 +283,7 @@ def random_search(net: nn.Module, times: torch.Tensor, labels: torch.Tensor, los
     """The best of ``draws`` uniform random draws from the allowed set, chosen per sample as
     by :func:`pgd` (the clean input counts)."""
     _check_inputs(times, labels)
-    draws = _positive_int("draws", draws)
+    draws = positive_int("draws", draws)
     low, high, movable = allowed_range(times, epsilon, window, attackable)
     best = _Best(net, times, labels, loss_fn, rule, goal)
     g = torch.Generator().manual_seed(int(seed))

@@ -9,7 +9,7 @@ from torch import nn
 
 from . import functional
 from .config import check_init
-from .functional import LIFParameters, check_spike_times, lif_layer
+from .functional import LIFParameters, check_spike_times, lif_layer, positive_int
 
 __all__ = ["LIF", "ConvLIF", "SpikePool2d"]
 
@@ -48,12 +48,6 @@ def _check_dtype(dtype) -> None:
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64 (the kernels' "
                         f"types), got {dtype}")
-
-
-def _positive_int(name, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class _Neurons(nn.Module):
@@ -102,8 +96,8 @@ class LIF(_Neurons):
                  threshold: float = 0.2, reset: float | None = None, max_spikes: int = 30,
                  t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32):
         super().__init__()
-        _positive_int("in_features", in_features)
-        _positive_int("out_features", out_features)
+        positive_int("in_features", in_features)
+        positive_int("out_features", out_features)
         _check_dtype(dtype)
         self.in_features = in_features
         self.out_features = out_features
@@ -176,13 +170,13 @@ class ConvLIF(_Neurons):
                  t_max: float = math.inf, stride: int = 1, padding: int = 0,
                  init=("uniform", -1.0, 1.0), dtype=torch.float32):
         super().__init__()
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.out_channels = _positive_int("out_channels", out_channels)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.out_channels = positive_int("out_channels", out_channels)
         pair = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
         if len(pair) != 2:
             raise ValueError(f"kernel_size must be an int or a (kH, kW) pair, got {kernel_size!r}")
-        self.kernel_size = (_positive_int("kernel_size", pair[0]), _positive_int("kernel_size", pair[1]))
-        self.stride = _positive_int("stride", stride)
+        self.kernel_size = (positive_int("kernel_size", pair[0]), positive_int("kernel_size", pair[1]))
+        self.stride = positive_int("stride", stride)
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
             raise ValueError(f"padding must be an int >= 0, got {padding!r}")
         self.padding = padding
@@ -217,7 +211,7 @@ class SpikePool2d(nn.Module):
 
     def __init__(self, kernel_size: int = 2):
         super().__init__()
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.kernel_size = positive_int("kernel_size", kernel_size)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         return functional.spike_pool2d(times, self.kernel_size)
