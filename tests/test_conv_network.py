@@ -56,6 +56,34 @@ def test_network_from_architecture_matches_its_layers():
         assert net.layers[0].saturated.shape == (6, 3, 8, 8)
 
 
+def test_layer_input_is_what_each_layer_receives():
+    """layer_input hands back each layer's input (pooled where pooling follows the layer
+    before), so the silent-label term also works when the output layer follows pooling."""
+    net = multispike.SpikingNetwork.from_architecture(
+        "3c3p1-p2-5c3-p2-4", 64, tau_s=0.05, thresholds=[0.05, 0.2, 0.3],
+        max_spikes=[1, 2, 3], dtype=torch.float64)
+    x = torch.rand(5, 64, 1, dtype=torch.float64) * 0.1
+    outs = net(x, all_layers=True)
+    c1, c2, d = net.layers
+    h1 = multispike.functional.spike_pool2d(c1(x.reshape(5, 1, 8, 8, 1)), 2)
+    h2 = multispike.functional.spike_pool2d(c2(h1), 2).reshape(5, -1, 4 * 2)
+    assert torch.equal(net.layer_input(0, x, outs), x)
+    assert torch.equal(net.layer_input(1, x, outs), h1.reshape(5, -1, 4))
+    assert torch.equal(net.layer_input(2, x, outs), h2)
+    assert torch.equal(d(net.layer_input(2, x, outs)), outs[-1])
+    with pytest.raises(ValueError, match="k must be a layer index"):
+        net.layer_input(3, x, outs)
+
+
+def test_silent_label_term_when_the_output_layer_follows_pooling(mnist_data_dir, tmp_path):
+    config = get_preset("mnist-conv-ttfs", data_dir=str(mnist_data_dir), train_size=40,
+                        val_size=20, test_size=20, epochs=1, architecture="4c5-p2-10",
+                        thresholds=[0.04, 0.3], max_spikes=[1, 1], init=["uniform:-1:1", "uniform:0:1"])
+    assert config.silent_label_penalty > 0
+    result = train(config, tmp_path, progress=False, log=lambda *a, **k: None)
+    assert math.isfinite(result["history"][0]["loss"])
+
+
 @pytest.mark.parametrize("spec,n_inputs,match", [
     ("4c9-10", 64, "larger than"),
     ("4c3-p4-10", 64, "cannot be pooled"),

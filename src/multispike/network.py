@@ -65,6 +65,7 @@ class SpikingNetwork(nn.Module):
             for i in range(n))
         self.input_shape = None  # (channels, height, width) of a convolutional network
         self.pools = [0] * n  # pooling window after each layer (0: none)
+        self.map_shapes = [None] * n  # (channels, height, width) of each convolution's output
         self.architecture = "-".join(str(v) for v in sizes[1:])
 
     @classmethod
@@ -92,7 +93,7 @@ class SpikingNetwork(nn.Module):
         thresholds, resets, max_spikes, inits = _layer_settings(n, thresholds, resets, max_spikes, inits)
         net = cls.__new__(cls)
         nn.Module.__init__(net)
-        layers, pools, sizes = [], [], [n_inputs]
+        layers, pools, sizes, map_shapes = [], [], [n_inputs], []
         before = shape
         for layer, after in zip(specs, shapes):
             if isinstance(layer, Pool):
@@ -109,16 +110,19 @@ class SpikingNetwork(nn.Module):
                 layers.append(ConvLIF(before[0], layer.channels, layer.kernel, stride=layer.stride,
                                       padding=layer.padding, **kw))
                 sizes.append(math.prod(after))
+                map_shapes.append(tuple(after))
             else:
                 flat = before if isinstance(before, int) else math.prod(before)
                 layers.append(LIF(flat, layer.size, **kw))
                 sizes.append(layer.size)
+                map_shapes.append(None)
             pools.append(0)
             before = after
         net.sizes = sizes
         net.layers = nn.ModuleList(layers)
         net.input_shape = tuple(shape)
         net.pools = pools
+        net.map_shapes = map_shapes
         net.architecture = format_architecture(None, specs)
         return net
 
@@ -152,6 +156,24 @@ class SpikingNetwork(nn.Module):
             layer.record_saturation(torch.cat([s[i] for s in saturated]))
         outputs = [torch.cat(parts) for parts in zip(*chunks)]
         return outputs if all_layers else outputs[-1]
+
+    def layer_input(self, k: int, times: torch.Tensor, outputs) -> torch.Tensor:
+        """The spike trains (batch, neurons, slots) that layer ``k`` receives, from the
+        network input ``times`` and the layer outputs ``outputs`` of
+        ``forward(times, all_layers=True)``: the input for ``k = 0``, otherwise the output of
+        layer k - 1, pooled when a pooling layer follows it (the outputs are returned
+        unpooled). Differentiable like the outputs."""
+        if not 0 <= k < len(self.layers):
+            raise ValueError(f"k must be a layer index in [0, {len(self.layers)}), got {k}")
+        if k == 0:
+            return times if times.dim() == 3 else times.reshape(times.shape[0], -1, times.shape[-1])
+        before = outputs[k - 1]
+        if not self.pools[k - 1]:
+            return before
+        batch = before.shape[0]
+        maps = before.reshape(batch, *self.map_shapes[k - 1], before.shape[-1])
+        pooled = spike_pool2d(maps, self.pools[k - 1])
+        return pooled.reshape(batch, -1, pooled.shape[-1])
 
     def _forward_conv(self, times, all_layers):
         """Layer by layer (in chunks without autograd); each layer's output is returned

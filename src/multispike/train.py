@@ -173,6 +173,9 @@ def compute_loss(config: TrainConfig, out_times, labels, net=None, in_times=None
             raise ValueError("silent_label_penalty > 0 needs the network (net) and the output "
                              "layer's input spike times (in_times)")
         out = net.layers[-1]
+        if out.weight.dim() != 2:
+            raise ValueError("silent_label_penalty > 0 needs a fully connected output layer; "
+                             "this network ends with a convolution")
         loss = loss + config.silent_label_penalty * silent_label_loss(
             out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
     return loss
@@ -424,9 +427,11 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
                 batch = order[i:i + config.batch_size]
                 idx = processes.shard(batch)
                 xb, yb = data.x_train[idx], data.y_train[idx]
-                outputs = [xb, *net(xb, all_layers=True)]  # inputs of every layer, then the output
+                outputs = net(xb, all_layers=True)
                 out_times = outputs[-1]
-                loss = compute_loss(config, out_times, yb, net, outputs[-2])
+                in_times = net.layer_input(len(outputs) - 1, xb, outputs) \
+                    if config.silent_label_penalty > 0 else None
+                loss = compute_loss(config, out_times, yb, net, in_times)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 processes.average_gradients(net.parameters(), len(idx), len(batch))
