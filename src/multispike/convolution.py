@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from .functional import LIFParameters, all_finite, check_layer_size, check_spike_times
+from .functional import (LIFParameters, all_finite, check_layer_size, check_spike_times,
+                         int_at_least)
 from .kernels.conv import ConvGeometry, count_position_events, gather_position_grads, spread_events
 from .kernels.pool import pool_spike_trains, route_pool_grads
 from .steps import (SpikeLog, backpropagate_events, event_grads_to_slots, merge_spike_events,
@@ -45,12 +45,6 @@ def check_spike_maps(times, name="times", channels=None) -> None:
                          f"in_channels = {channels}")
 
 
-def _non_negative_int(name, value, minimum) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _geometry(times, weight, stride, padding) -> ConvGeometry:
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
@@ -59,8 +53,8 @@ def _geometry(times, weight, stride, padding) -> ConvGeometry:
     if weight.dim() != 4:
         raise ValueError(f"weight must have shape (out_channels, in_channels, kH, kW), got "
                          f"{tuple(weight.shape)}")
-    stride = _non_negative_int("stride", stride, 1)
-    padding = _non_negative_int("padding", padding, 0)
+    stride = int_at_least("stride", stride, 1)
+    padding = int_at_least("padding", padding, 0)
     _, channels, height, width, _ = times.shape
     if weight.shape[1] != channels:
         raise ValueError(f"weight has in_channels = {weight.shape[1]}, but times has "
@@ -245,7 +239,7 @@ def spike_pool2d(times, kernel_size=2):
     copy of (``kernels/pool.py``).
     """
     check_spike_maps(times)
-    s = _non_negative_int("kernel_size", kernel_size, 1)
+    s = int_at_least("kernel_size", kernel_size, 1)
     height, width = times.shape[2:4]
     if height % s or width % s:
         raise ValueError(f"spike_pool2d needs height and width divisible by kernel_size = {s}, "

@@ -66,11 +66,17 @@ class LIFParameters:
                                np.float32 if dtype == torch.float32 else np.float64)
 
 
+def int_at_least(name, value, minimum: int) -> int:
+    """``value`` as an int if it is an integer (Python or numpy, not bool) >= ``minimum``,
+    else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def positive_int(name, value) -> int:
-    """``value`` if it is a Python int >= 1, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return value
+    """``value`` if it is an int >= 1, else a ValueError naming ``name``."""
+    return int_at_least(name, value, 1)
 
 
 def positive_number(name, value, unit: str | None = None) -> float:
