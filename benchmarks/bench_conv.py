@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_conv.py --data-dir ../shared/datasets/mnist [--batches 30]
-        [--infer-batches 5] [--threads N] [--preset mnist-conv]
+        [--infer-batches 5] [--threads N] [--preset mnist-conv] [--checkpoint run/best.pt]
 
 Times training batches of the preset (batch 20: forward, backward, Adam step) layer by
 layer after a warm-up (numba compilation or cache load, reported separately), then
@@ -11,7 +11,9 @@ inference in batches of 100. Prints samples/s, the forward and backward time of 
 same for inference (layer by layer, timed separately from the inference rate), the spikes
 per sample of each layer before and after the timed training batches and the throughput of
 their first and second half (training thins the spikes), the peak resident memory, and each
-target (``TARGETS``) with MET / MISSED.
+target (``TARGETS``) with MET / MISSED. With ``--checkpoint`` the network starts from a
+trained checkpoint (its own configuration, a fresh optimizer) instead of the preset's
+initialisation: the speed of a trained network, whose spike counts differ.
 
 Every rate is given per wall-clock second and per CPU second of the process. On a machine
 shared with other jobs the wall-clock rate depends on their load; with ``--threads 1`` the
@@ -30,7 +32,7 @@ import torch
 
 from multispike.functional import spike_pool2d
 from multispike.presets import get_preset
-from multispike.train import build_network, build_optimizer, compute_loss, load_data
+from multispike.train import build_network, build_optimizer, compute_loss, load_data, load_trained
 
 # Targets of the convolutional-network issue on the 2-core development machine.
 TARGETS = {
@@ -109,19 +111,27 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, default=30, help="timed training batches")
     parser.add_argument("--infer-batches", type=int, default=5, help="timed inference batches of 100")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--checkpoint", default=None,
+                        help="start from this trained checkpoint (replaces --preset)")
     args = parser.parse_args(argv)
     if args.threads:
         numba.set_num_threads(args.threads)
         torch.set_num_threads(args.threads)
-    config = get_preset(args.preset, data_dir=args.data_dir)
     torch.manual_seed(0)
-    data = load_data(config)
-    net = build_network(config, data.n_inputs, data.n_classes)
+    if args.checkpoint:
+        net, config = load_trained(args.checkpoint, args.data_dir)
+        data = load_data(config)
+        start = f"trained checkpoint {args.checkpoint}"
+    else:
+        config = get_preset(args.preset, data_dir=args.data_dir)
+        data = load_data(config)
+        net = build_network(config, data.n_inputs, data.n_classes)
+        start = "initialisation"
     optimizer = build_optimizer(config, net)
     b = config.batch_size
     n_layers = len(net.layers)
-    print(f"{args.preset}: {net.architecture}, batch {b}, {numba.get_num_threads()} numba threads, "
-          f"torch {torch.__version__}")
+    print(f"{config.name}: {net.architecture}, from {start}, batch {b}, "
+          f"{numba.get_num_threads()} numba threads, torch {torch.__version__}")
 
     probe = data.x_test[:100]
     before = spikes_per_sample(net, probe)
