@@ -13,7 +13,7 @@ import torch
 from multispike.config import TrainConfig
 from multispike.functional import lif
 from multispike.losses import silent_label_loss, spike_count_loss, ttfs_cross_entropy
-from multispike.membrane import peak_potential
+from multispike.membrane import mean_potential, peak_potential
 from multispike.network import SpikingNetwork
 from multispike.train import compute_loss
 
@@ -87,6 +87,32 @@ def test_peak_potential_gradcheck(t_max):
     x.requires_grad_(True)
     w.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x, w: peak_potential(x, w, 0.2, t_max), (x, w),
+                                    eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("t_max", [1.3, INF])
+def test_mean_potential_matches_a_fine_time_grid(t_max):
+    x, w = random_layer(1, w_mean=-0.3)
+    tau_s = 0.2
+    x = torch.where(x < t_max, x, INF)
+    valid = torch.isfinite(x).flatten(1)
+    first = torch.where(valid, x.flatten(1), INF).min(1).values
+    last = torch.where(valid, x.flatten(1), -INF).max(1).values
+    mean = mean_potential(x, w, tau_s, t_max)
+    for i in range(x.shape[0]):
+        end = t_max if math.isfinite(t_max) else last[i].item() + 4 * tau_s
+        grid = torch.linspace(first[i].item(), end, 200_001, dtype=torch.float64)
+        u = potential_on_grid(x[i:i + 1], w, tau_s, grid)[0]
+        trapezoid = torch.trapezoid(u, grid, dim=-1) / (end - first[i].item())
+        assert torch.allclose(mean[i], trapezoid, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("t_max", [1.1, INF])
+def test_mean_potential_gradcheck(t_max):
+    x, w = random_layer(4, batch=3, n_in=5, slots=2, n_out=3)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x, w: mean_potential(x, w, 0.2, t_max), (x, w),
                                     eps=1e-6, atol=1e-7)
 
 
@@ -177,6 +203,32 @@ def test_the_term_revives_a_silent_label_neuron():
     assert torch.equal(w_plain[2], w[2])  # the plain cross-entropy never touches its weights
     out, _ = train_output_layer(x, w, labels, p, penalty=1.0)
     assert label_fires(out).all()
+
+
+def test_an_inhibited_label_neuron_is_driven_by_its_mean_potential():
+    """A label neuron whose potential is nowhere positive: the term is 1 - u_mean / theta,
+    raises every weight of an input that spiked, and revives it within 150 SGD steps; the
+    gradient of its peak, which sits just after the first input event, misses the inputs
+    after it and is several times smaller."""
+    x, w, p = layer_with_a_silent_label()
+    w[2] = -w[2].abs() * 10
+    labels = torch.tensor([0, 2, 1, 2, 0, 2])
+    out = lif(x, w, p["tau_s"], p["threshold"], max_spikes=1, t_max=p["t_max"])
+    silent = labels == 2
+    assert torch.isinf(out[silent, 2]).all()
+    assert (peak_potential(x, w, p["tau_s"], p["t_max"])[silent, 2] <= 0).all()
+    v = w.clone().requires_grad_(True)
+    loss = silent_label_loss(out, labels, x, v, **p)
+    mean = mean_potential(x, w, p["tau_s"], p["t_max"])[silent, 2]
+    assert loss.item() == pytest.approx((1 - mean / p["threshold"]).sum().item() / 6, rel=1e-12)
+    loss.backward()
+    assert (v.grad[2] < 0).all() and (v.grad[:2] == 0).all()
+    u = w.clone().requires_grad_(True)
+    peak_grad, = torch.autograd.grad(peak_potential(x, u, p["tau_s"], p["t_max"])[silent, 2].sum(), u)
+    assert (peak_grad[2] == 0).any()
+    assert v.grad[2].norm() > 3 * peak_grad[2].norm() / (6 * p["threshold"])
+    out, _ = train_output_layer(x, w, labels, p, penalty=1.0, steps=150)
+    assert torch.isfinite(out[silent, 2, 0]).all()
 
 
 def test_peak_potential_gradient_equals_the_documented_formula():

@@ -22,7 +22,12 @@ Both losses are averaged over the batch; ``reduction="none"`` returns one loss p
 
   u_peak the largest potential on [first input, t_max] in closed form
   (:func:`membrane.peak_potential`), a function of the label neuron's input weights and input
-  spike times that exists whether or not the neuron fires. Its exact gradients (the equations
+  spike times that exists whether or not the neuron fires. A label neuron whose potential is
+  nowhere positive (u_peak <= 0: its inputs are inhibitory on balance) counts
+  1 - u_mean / theta (>= 1) instead, u_mean its mean potential over the input window
+  (:func:`membrane.mean_potential`): there the largest potential sits just after the first
+  input event, where its gradient vanishes with the gap to the next event, whereas every
+  input's weight moves u_mean in proportion to the integral of its postsynaptic kernel. Its exact gradients (the equations
   are in :mod:`membrane`) raise the weight of every input that arrives before the peak, in
   proportion to its postsynaptic kernel at the peak, and move those inputs' spike times so as
   to raise the peak; through the hidden layer's exact backward pass they reach every earlier
@@ -43,7 +48,7 @@ import math
 
 import torch
 
-from .membrane import peak_potential
+from .membrane import mean_potential, peak_potential
 
 __all__ = ["ttfs_cross_entropy", "silent_label_loss", "spike_count_loss", "spike_counts", "first_spike_times",
            "predict_first_spike", "predict_spike_count", "predict"]
@@ -119,8 +124,9 @@ def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None, redu
 
 
 def silent_label_loss(out_times, labels, in_times, weight, tau_s, threshold, t_max=math.inf):
-    """(1/N) sum over samples whose label neuron is silent of (theta - u_peak) / theta (see
-    the module docstring); 0 with zero gradient when no label neuron is silent.
+    """(1/N) sum over samples whose label neuron is silent of (theta - u_peak) / theta, or
+    1 - u_mean / theta where u_peak <= 0 (see the module docstring); 0 with zero gradient
+    when no label neuron is silent.
 
     ``in_times`` (batch, in_features, slots) are the output layer's input spike times (the
     last hidden layer's output, with its autograd graph) and ``weight`` its (classes,
@@ -139,9 +145,12 @@ def silent_label_loss(out_times, labels, in_times, weight, tau_s, threshold, t_m
     silent = torch.isinf(first_spike_times(out_times.detach())[torch.arange(len(labels)), labels])
     if not bool(silent.any()):
         return (0.0 * weight.sum()).to(out_times.dtype)
-    peak = peak_potential(in_times[silent], weight, tau_s, t_max)  # (silent samples, classes)
-    label_peak = peak.gather(1, labels[silent].unsqueeze(1)).squeeze(1)
-    return torch.relu(threshold - label_peak).sum() / (threshold * len(labels))
+    label = labels[silent].unsqueeze(1)
+    peak = peak_potential(in_times[silent], weight, tau_s, t_max).gather(1, label).squeeze(1)
+    mean = mean_potential(in_times[silent], weight, tau_s, t_max).gather(1, label).squeeze(1)
+    distance = torch.where(peak.detach() > 0, torch.relu(threshold - peak) / threshold,
+                           1 - mean / threshold)
+    return distance.sum() / len(labels)
 
 
 class _SpikeCountLoss(torch.autograd.Function):

@@ -30,6 +30,16 @@ For a neuron that does not fire up to t_max this is its actual peak potential, a
 below the threshold; for a neuron that fires it is the potential it would reach without reset.
 A and B are taken relative to the sample's first input event, so the exponentials stay finite
 while (t_max - t_1) / tau_s < ``MAX_SPAN`` in float64.
+
+The mean potential (:func:`mean_potential`) over the window [t_1, t_end] (t_end = t_max, or
+the last input event + 2 tau when t_max is infinite) is, with the integral of one input's
+postsynaptic kernel kappa(s) = tau (exp(-s/tau) - exp(-s/tau_s)),
+
+    u_mean = 1/(t_end - t_1) sum_{t_j < t_end} w_nj I(t_end - t_j),
+    I(S) = tau (tau (1 - exp(-S/tau)) - tau_s (1 - exp(-S/tau_s))) > 0 for S > 0,
+
+so du_mean/dw_nj = I(t_end - t_j) / (t_end - t_1) does not vanish for any input event well
+before t_end, where the gradient of a peak that sits just after the first input event does.
 """
 from __future__ import annotations
 
@@ -37,7 +47,7 @@ import math
 
 import torch
 
-__all__ = ["peak_potential", "MAX_SPAN"]
+__all__ = ["peak_potential", "mean_potential", "MAX_SPAN"]
 
 MAX_SPAN = 600.0
 
@@ -108,3 +118,44 @@ def peak_potential(in_times: torch.Tensor, weight: torch.Tensor, tau_s: float,
     peak = torch.cat([u_end, u_star], dim=1).max(dim=1).values
     peak = torch.where(torch.isinf(peak), 0.0, peak)
     return peak.to(in_times.dtype)
+
+
+def mean_potential(in_times: torch.Tensor, weight: torch.Tensor, tau_s: float,
+                   t_max: float = math.inf) -> torch.Tensor:
+    """Mean reset-free membrane potential of every neuron over [first input, t_end] (module
+    docstring), differentiable with respect to ``weight`` and ``in_times``.
+
+    Arguments as in :func:`peak_potential`. Returns (batch, out_features) in the dtype of
+    ``in_times``, computed in float64, and 0 for a sample without input events before t_max.
+    """
+    if not isinstance(in_times, torch.Tensor) or in_times.dim() != 3:
+        raise ValueError("in_times must be a (batch, in_features, slots) tensor, got "
+                         f"{getattr(in_times, 'shape', type(in_times).__name__)}")
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != in_times.shape[1]:
+        raise ValueError(f"weight must be an (out_features, {in_times.shape[1]}) tensor, got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    if not (isinstance(tau_s, (int, float)) and math.isfinite(tau_s) and tau_s > 0):
+        raise ValueError(f"tau_s must be a finite number > 0, got {tau_s!r}")
+    if not (isinstance(t_max, (int, float)) and t_max > 0):
+        raise ValueError(f"t_max must be a number > 0 (may be inf), got {t_max!r}")
+    tau = 2.0 * tau_s
+    batch, n_in, slots = in_times.shape
+    times = in_times.to(torch.float64).reshape(batch, n_in * slots)
+    valid = torch.isfinite(times) & (times < t_max)
+    if batch == 0 or not bool(valid.any()):
+        return (in_times.new_zeros(batch, weight.shape[0]) + 0 * weight.sum()).to(in_times.dtype)
+    t = torch.where(valid, times, 0.0)  # finite everywhere; invalid events are masked below
+    first = torch.where(valid, t, math.inf).min(dim=1, keepdim=True).values
+    if math.isfinite(t_max):
+        end = torch.full_like(first, t_max)
+    else:
+        end = torch.where(valid, t, -math.inf).max(dim=1, keepdim=True).values + 2 * tau
+    has_events = valid.any(dim=1, keepdim=True)
+    first = torch.where(has_events, first, 0.0)
+    end = torch.where(has_events, end, 1.0)
+    span = torch.clamp(end - t, min=0.0)
+    kernel_integral = tau * (tau * -torch.expm1(-span / tau) - tau_s * -torch.expm1(-span / tau_s))
+    drive = kernel_integral * valid  # (batch, events)
+    source_weight = weight.to(torch.float64).t().repeat_interleave(slots, dim=0)  # (events, out)
+    mean = (drive @ source_weight) / (end - first)
+    return torch.where(has_events, mean, 0.0).to(in_times.dtype)
