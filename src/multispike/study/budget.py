@@ -18,8 +18,9 @@ factor); the TTFS preset is trained at the same hidden-threshold factors as the 
   count error never asks the label neuron for fewer spikes, so the loss itself never pushes
   it towards silence; a neuron that does not fire receives no error from the spike-count
   loss, so a label neuron that fell silent anyway (through the shared hidden layer) would
-  stay silent: the term raises its peak membrane potential towards the threshold until it
-  fires, from where the count error takes over. Both targets are reachable.
+  stay silent: the term raises its peak membrane potential towards the threshold (its mean
+  potential while the potential is nowhere positive) until it fires, from where the count
+  error takes over. Both targets are reachable.
 * Initialisation: every layer after the first draws its weights from the preset's
   distribution scaled (mean and spread alike) by s = S_ref / S, where S is the number of
   spikes per sample that feed the layer at initialisation (measured on the first
@@ -345,7 +346,8 @@ def summarize(ctx: StudyContext, results: dict) -> str:
             "trained in the single-spike regime (cross-entropy on first spike times, first spike decides); "
             "K >= 2 with spike-count targets K (label) and floor(2K/15) (others); both add the "
             f"silent-label term (weight {SILENT_LABEL_PENALTY:g}) that drives a silent label neuron's "
-            "peak potential to the threshold, and every layer after the first starts with the input "
+            "peak potential to the threshold (its mean potential while the potential is nowhere positive), "
+            "and every layer after the first starts with the input "
             "drive of the preset network (its initial weights scaled by the ratio of input spikes). "
             f"The {REGIME_LABELS['ttfs']} preset at the same threshold factors is the reference. "
             f"{len(s['seeds'])} seed(s) each; values are means over seeds. Accuracy: test accuracy of "
