@@ -52,6 +52,21 @@ __all__ = ["peak_potential", "mean_potential", "MAX_SPAN"]
 MAX_SPAN = 600.0
 
 
+def _check_arguments(in_times, weight, tau_s, t_max) -> None:
+    """ValueError unless the arguments of :func:`peak_potential` / :func:`mean_potential`
+    have the documented shapes and ranges."""
+    if not isinstance(in_times, torch.Tensor) or in_times.dim() != 3:
+        raise ValueError("in_times must be a (batch, in_features, slots) tensor, got "
+                         f"{getattr(in_times, 'shape', type(in_times).__name__)}")
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != in_times.shape[1]:
+        raise ValueError(f"weight must be an (out_features, {in_times.shape[1]}) tensor, got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    if not (isinstance(tau_s, (int, float)) and math.isfinite(tau_s) and tau_s > 0):
+        raise ValueError(f"tau_s must be a finite number > 0, got {tau_s!r}")
+    if not (isinstance(t_max, (int, float)) and t_max > 0):
+        raise ValueError(f"t_max must be a number > 0 (may be inf), got {t_max!r}")
+
+
 def peak_potential(in_times: torch.Tensor, weight: torch.Tensor, tau_s: float,
                    t_max: float = math.inf) -> torch.Tensor:
     """Peak reset-free membrane potential of every neuron on [first input, t_max].
@@ -66,16 +81,7 @@ def peak_potential(in_times: torch.Tensor, weight: torch.Tensor, tau_s: float,
     Returns (batch, out_features) in the dtype of ``in_times``, computed in float64, and 0 for
     a sample without input events before ``t_max``.
     """
-    if not isinstance(in_times, torch.Tensor) or in_times.dim() != 3:
-        raise ValueError("in_times must be a (batch, in_features, slots) tensor, got "
-                         f"{getattr(in_times, 'shape', type(in_times).__name__)}")
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != in_times.shape[1]:
-        raise ValueError(f"weight must be an (out_features, {in_times.shape[1]}) tensor, got "
-                         f"{getattr(weight, 'shape', type(weight).__name__)}")
-    if not (isinstance(tau_s, (int, float)) and math.isfinite(tau_s) and tau_s > 0):
-        raise ValueError(f"tau_s must be a finite number > 0, got {tau_s!r}")
-    if not (isinstance(t_max, (int, float)) and t_max > 0):
-        raise ValueError(f"t_max must be a number > 0 (may be inf), got {t_max!r}")
+    _check_arguments(in_times, weight, tau_s, t_max)
     tau = 2.0 * tau_s
     batch, n_in, slots = in_times.shape
     if batch == 0 or n_in * slots == 0:
@@ -128,16 +134,7 @@ def mean_potential(in_times: torch.Tensor, weight: torch.Tensor, tau_s: float,
     Arguments as in :func:`peak_potential`. Returns (batch, out_features) in the dtype of
     ``in_times``, computed in float64, and 0 for a sample without input events before t_max.
     """
-    if not isinstance(in_times, torch.Tensor) or in_times.dim() != 3:
-        raise ValueError("in_times must be a (batch, in_features, slots) tensor, got "
-                         f"{getattr(in_times, 'shape', type(in_times).__name__)}")
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[1] != in_times.shape[1]:
-        raise ValueError(f"weight must be an (out_features, {in_times.shape[1]}) tensor, got "
-                         f"{getattr(weight, 'shape', type(weight).__name__)}")
-    if not (isinstance(tau_s, (int, float)) and math.isfinite(tau_s) and tau_s > 0):
-        raise ValueError(f"tau_s must be a finite number > 0, got {tau_s!r}")
-    if not (isinstance(t_max, (int, float)) and t_max > 0):
-        raise ValueError(f"t_max must be a number > 0 (may be inf), got {t_max!r}")
+    _check_arguments(in_times, weight, tau_s, t_max)
     tau = 2.0 * tau_s
     batch, n_in, slots = in_times.shape
     times = in_times.to(torch.float64).reshape(batch, n_in * slots)
