@@ -303,9 +303,9 @@ def test_the_term_revives_a_silent_label_neuron_under_the_spike_count_loss():
     x, w, p = layer_with_a_silent_label()
     labels = torch.tensor([0, 2, 1, 2, 0, 2])
 
-    # 60 steps: the term revives all three label neurons by step 30; much longer plain SGD
-    # on this discontinuous loss is chaotic (1 and 2 kernel threads, whose sums differ in
-    # the last bits, part ways after ~150 steps)
+    # 60 steps are enough for the term to revive all three label neurons; much longer SGD on
+    # this discontinuous loss is chaotic, and its end state then depends on rounding (for
+    # example on the number of kernel threads)
     def train(penalty, steps=60, lr=0.05):
         v = w.clone().requires_grad_(True)
         opt = torch.optim.SGD([v], lr=lr)
