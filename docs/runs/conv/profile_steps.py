@@ -1,4 +1,9 @@
-"""CPU time (process_time, 1 thread by default) of each step of the conv layers (training and inference) by wrapping module functions."""
+"""Time of each step of the conv layers (training and inference) by wrapping module functions.
+
+Usage: python profile_steps.py [THREADS] [cpu|wall] [CHUNKSIZE]
+  THREADS: numba threads (default 1); cpu (default): process CPU time, summed over threads;
+  wall: wall-clock time (for comparing thread counts); CHUNKSIZE: numba.set_parallel_chunksize.
+"""
 import sys, time, collections, functools
 import numba, torch
 import multispike
@@ -7,14 +12,17 @@ from multispike.presets import get_preset
 from multispike.train import build_network, build_optimizer, compute_loss, load_data
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+clock = {"cpu": time.process_time, "wall": time.perf_counter}[sys.argv[2] if len(sys.argv) > 2 else "cpu"]
 numba.set_num_threads(threads); torch.set_num_threads(threads)
+if len(sys.argv) > 3:
+    numba.set_parallel_chunksize(int(sys.argv[3]))
 T = collections.defaultdict(float); N = collections.Counter()
 def wrap(mod, name, label=None):
     f = getattr(mod, name)
     label = label or f"{mod.__name__.split('.')[-1]}.{name}"
     @functools.wraps(f)
     def g(*a, **k):
-        t0 = time.process_time(); r = f(*a, **k); T[label] += time.process_time() - t0; N[label] += 1; return r
+        t0 = clock(); r = f(*a, **k); T[label] += clock() - t0; N[label] += 1; return r
     setattr(mod, name, g)
 for name in ["count_position_events", "spread_events", "gather_position_grads", "merge_spike_events",
              "simulate_events", "backpropagate_events", "event_grads_to_slots", "sum_weight_gradient",
@@ -35,21 +43,21 @@ def step(i):
     out = net(x)
     loss = compute_loss(config, out, y)
     opt.zero_grad(set_to_none=True)
-    t0 = time.process_time(); loss.backward(); T["BACKWARD(total)"] += time.process_time() - t0
+    t0 = clock(); loss.backward(); T["BACKWARD(total)"] += clock() - t0
     opt.step()
 step(0)
 with torch.no_grad(): net(data.x_test[:100])
 T.clear(); N.clear()
 n = 30
-t0 = time.process_time()
+t0 = clock()
 for i in range(1, n + 1): step(i)
-tt = time.process_time() - t0
+tt = clock() - t0
 print(f"train {n*b/tt:.0f} samples/s ({tt:.2f}s)")
 for k, v in sorted(T.items(), key=lambda kv: -kv[1]): print(f"  {k:40s} {1e3*v/(n*b):7.3f} ms/sample  calls {N[k]}")
 T.clear(); N.clear()
-t0 = time.process_time()
+t0 = clock()
 with torch.no_grad():
     for i in range(5): net(data.x_test[i*100:(i+1)*100])
-ti = time.process_time() - t0
+ti = clock() - t0
 print(f"infer {500/ti:.0f} samples/s")
 for k, v in sorted(T.items(), key=lambda kv: -kv[1]): print(f"  {k:40s} {1e3*v/500:7.3f} ms/sample  calls {N[k]}")
