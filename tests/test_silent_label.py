@@ -128,6 +128,18 @@ def test_peak_potential_rejects_bad_input():
         peak_potential(x, w, 0.001, t_max=10.0)
 
 
+def test_mean_potential_rejects_bad_input():
+    x, w = random_layer(0)
+    with pytest.raises(ValueError, match="in_times"):
+        mean_potential(x[0], w, 0.2)
+    with pytest.raises(ValueError, match="weight"):
+        mean_potential(x, w[:, :3], 0.2)
+    with pytest.raises(ValueError, match="tau_s"):
+        mean_potential(x, w, float("nan"))
+    with pytest.raises(ValueError, match="t_max"):
+        mean_potential(x, w, 0.2, t_max=-1.0)
+
+
 def layer_with_a_silent_label(seed=0):
     """Output layer (3 neurons) on 6 inputs; neuron 2 has small weights and stays silent."""
     x, w = random_layer(seed, batch=6, n_in=6, slots=1, n_out=3, p_empty=0.0)
