@@ -332,6 +332,40 @@ def test_backward_chunks_do_not_change_gradients(monkeypatch, chunks):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_blocks", [1, 3])
+def test_many_tasks_share_working_rows_without_leaking_state(monkeypatch, n_blocks):
+    """The training forward runs its (sample, neuron block) tasks in chunks that reuse one
+    set of working rows. With more tasks than chunks (and blocks of unequal width), every
+    sample must get exactly the spikes, saturation marks and gradients it gets alone."""
+    import multispike.functional as F
+
+    monkeypatch.setattr(F, "neuron_blocks", lambda batch, n_out: n_blocks)
+    g = torch.Generator().manual_seed(11)
+    batch = 300  # x 3 blocks: 900 tasks, more than the 256 chunks
+    x = torch.rand(batch, 12, 2, generator=g, dtype=torch.float64)
+    x[x > 0.7] = INF
+    w0 = torch.rand(20, 12, generator=g, dtype=torch.float64) * 2.5 - 0.5
+    upstream = torch.randn(batch, 20, 3, generator=g, dtype=torch.float64)
+
+    def run(rows):
+        xx = x[rows].clone().requires_grad_()
+        w = w0.clone().requires_grad_()
+        out, saturated = lif_with_saturation(xx, w, tau_s=0.1, threshold=0.3, max_spikes=3)
+        torch.where(torch.isfinite(out), out * upstream[rows], torch.zeros_like(out)).sum().backward()
+        return out.detach(), saturated, xx.grad, w.grad
+
+    out, saturated, grad_x, grad_w = run(slice(None))
+    assert torch.isfinite(out).sum() > batch and saturated.any() and not saturated.all()
+    total_grad_w = torch.zeros_like(grad_w)
+    for b in range(batch):
+        out_b, saturated_b, grad_x_b, grad_w_b = run(slice(b, b + 1))
+        assert torch.equal(out[b:b + 1], out_b)
+        assert torch.equal(saturated[b:b + 1], saturated_b)
+        torch.testing.assert_close(grad_x[b:b + 1], grad_x_b, rtol=1e-12, atol=1e-12)
+        total_grad_w += grad_w_b
+    torch.testing.assert_close(grad_w, total_grad_w, rtol=1e-10, atol=1e-10)
+
+
 def test_layer_infer_refuses_a_foreign_transposed_weight():
     from multispike.functional import transposed_weight
     layer = multispike.LIF(4, 3, tau_s=0.1, threshold=0.2)

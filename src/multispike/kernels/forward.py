@@ -52,6 +52,16 @@ class EventBuffers(NamedTuple):
 
 
 @njit(cache=True, inline="always")
+def _task_chunks(n_tasks):
+    """(n_chunks, tasks per chunk): the parallel loop runs over at most 256 chunks of
+    consecutive tasks, each with one set of working rows, so that the many small tasks of a
+    convolution (one per sample and position) do not each allocate their own. Few tasks
+    (a dense layer's samples) stay one per chunk."""
+    n_chunks = max(1, min(n_tasks, 256))
+    return n_chunks, (n_tasks + n_chunks - 1) // n_chunks
+
+
+@njit(cache=True, inline="always")
 def _task_block(task, n_blocks, n_out):
     """(sample b, block index j, neurons n0..n1-1) of parallel task ``task`` when each
     sample's n_out neurons are split into n_blocks blocks; n0 >= n1 for an empty block."""
@@ -60,6 +70,20 @@ def _task_block(task, n_blocks, n_out):
     j = task % n_blocks
     n0 = j * block
     return b, j, n0, min(n_out, n0 + block)
+
+
+@njit(cache=True, inline="always")
+def _block_scratch(width, weight_t):
+    """Working rows of :func:`_simulate_block` for blocks of up to ``width`` neurons, reused
+    from block to block (allocating them per block costs more than simulating a small
+    convolution position): spikes so far, A, B, the candidate flags (padded to whole
+    8-byte words) and the same flags as words, the flagged indices, and the saturation
+    marks (1 once a neuron is saturated, else 0)."""
+    padded = (width + 7) // 8 * 8
+    candidate = np.empty(padded, dtype=np.uint8)
+    return (np.empty(width, dtype=np.int32), np.empty(width, dtype=weight_t.dtype),
+            np.empty(width, dtype=weight_t.dtype), candidate, candidate.view(np.uint64),
+            np.empty(padded, dtype=np.int32), np.empty(width, dtype=weight_t.dtype))
 
 
 @njit(cache=True, inline="always")
@@ -109,11 +133,12 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, k, out_times, count, i, satura
 
 @njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
-                    weight_t, k, out_times, saturated, log_slot, log_record, time_log,
+                    weight_t, k, scratch, out_times, saturated, log_slot, log_record, time_log,
                     window_start, log_spikes, keep_records, write_times):
     """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
     event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``) with the
-    layer constants ``k``. With ``log_spikes`` the block's spike log goes to its segment
+    layer constants ``k``, in the working rows ``scratch`` of :func:`_block_scratch`. With
+    ``log_spikes`` the block's spike log goes to its segment
     (``kernels/spike_log.py``) of the
     sample's log rows (log_slot (out * K,), and with ``keep_records`` log_record
     (out * K, 2), else the spike times to ``time_log``) and the window starts (relative to
@@ -126,13 +151,13 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
         out_times[b, n0:n1] = np.inf
     saturated[b, n0:n1] = False
     width = n1 - n0
-    count = np.zeros(width, dtype=np.int32)  # spikes so far per neuron
-    a_sum = np.zeros(width, dtype=weight_t.dtype)
-    b_sum = np.zeros(width, dtype=weight_t.dtype)
-    candidate = np.zeros((width + 7) // 8 * 8, dtype=np.uint8)  # padded to whole words
-    candidate_words = candidate.view(np.uint64)
-    flagged = np.empty(candidate.shape[0], dtype=np.int32)  # indices of the flagged neurons
-    full = np.zeros(width, dtype=weight_t.dtype)  # 1 once a neuron is saturated, else 0
+    count, a_sum, b_sum, candidate, candidate_words, flagged, full = scratch
+    n_words = (width + 7) // 8
+    count[:width] = 0
+    a_sum[:width] = zero
+    b_sum[:width] = zero
+    candidate[:8 * n_words] = 0  # the flags beyond width stay 0 (scanned in whole words)
+    full[:width] = zero
     n_full = 0
     seg = segment_start(n0, out_times.shape[2])  # this block's segment of the spike log
     pos = seg
@@ -175,7 +200,7 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
         # without branching on each flag, then solve them in a loop whose branches are
         # predictable, so that the solves of different neurons overlap.
         n_cand = 0
-        for word in range(candidate_words.shape[0]):
+        for word in range(n_words):
             if candidate_words[word] != 0:
                 for i in range(word * 8, word * 8 + 8):
                     flagged[n_cand] = i
@@ -227,26 +252,30 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
     crossing that rounding placed a hair before the window start count at the window start
     instead of being lost between two windows.
     """
-    for task in prange(event_times.shape[0] * n_blocks):
-        b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
-        starts = window_start[b, j]
-        if n0 >= n1:
-            starts[:] = 0  # an empty block logs nothing
-            continue
-        if n_events[b] == 0:  # no input (e.g. a blank part of an image): nothing fires
-            out_times[b, n0:n1] = np.inf
-            saturated[b, n0:n1] = False
-            starts[0] = 0
-            continue
-        _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b], decay_s[b],
-                        decay[b], z_end[b], weight_t, k, out_times, saturated, log_slot[b],
-                        log_record[b], out_times[0, 0], starts, log_spikes=True,
-                        keep_records=True, write_times=True)
+    n_tasks = event_times.shape[0] * n_blocks
+    n_chunks, per_chunk = _task_chunks(n_tasks)
+    for chunk in prange(n_chunks):
+        scratch = _block_scratch(block_size(weight_t.shape[1], n_blocks), weight_t)
+        for task in range(chunk * per_chunk, min(n_tasks, (chunk + 1) * per_chunk)):
+            b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
+            starts = window_start[b, j]
+            if n0 >= n1:
+                starts[:] = 0  # an empty block logs nothing
+                continue
+            if n_events[b] == 0:  # no input (e.g. a blank part of an image): nothing fires
+                out_times[b, n0:n1] = np.inf
+                saturated[b, n0:n1] = False
+                starts[0] = 0
+                continue
+            _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b],
+                            decay_s[b], decay[b], z_end[b], weight_t, k, scratch, out_times,
+                            saturated, log_slot[b], log_record[b], out_times[0, 0], starts,
+                            log_spikes=True, keep_records=True, write_times=True)
 
 
 @njit(cache=True, inline="always")
 def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, k,
-                 out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
+                 scratch, out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
                  emit, write_times):
     """:func:`_simulate_block` without backward records. With ``emit`` (one block per
     sample) it also writes the sample's output spikes earlier than ``emit_t_max`` as a
@@ -260,7 +289,7 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
     no_record = np.empty((1, 2), dtype=weight_t.dtype)
     if not emit:
         _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                        weight_t, k, out_times, saturated, emit_source[0], no_record,
+                        weight_t, k, scratch, out_times, saturated, emit_source[0], no_record,
                         emit_times[0], emit_source[0], log_spikes=False, keep_records=False,
                         write_times=True)
         return
@@ -269,8 +298,8 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
     time_log = emit_times[b]  # the logged spike times, then (sorted) the emitted times
     starts = np.empty(n + 1, dtype=np.int32)
     end = _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                          weight_t, k, out_times, saturated, log, no_record, time_log, starts,
-                          log_spikes=True, keep_records=False, write_times=write_times)
+                          weight_t, k, scratch, out_times, saturated, log, no_record, time_log,
+                          starts, log_spikes=True, keep_records=False, write_times=write_times)
     keys = np.empty(end, dtype=time_log.dtype)
     sources = np.empty(end, dtype=np.int32)
     m = 0
@@ -319,8 +348,8 @@ def _lif_infer(times, weight_t, k, n_blocks, invalid, out_times, saturated, emit
         merge_sample(times[b], n, ordered, k.t_max, k.tau_s, k.tau, event_times, event_slot,
                      event_source, decay_s, decay, z_end)
         _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t,
-                     k, out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
-                     emit=emit, write_times=write_times)
+                     k, _block_scratch(n1 - n0, weight_t), out_times, saturated, emit_times,
+                     emit_source, emit_count, emit_t_max, emit=emit, write_times=write_times)
 
 
 @njit(parallel=True, cache=True)
@@ -339,8 +368,8 @@ def _lif_infer_events(event_times, event_source, n_events, weight_t, k, n_blocks
         z_end = np.empty(n, dtype=times.dtype)
         window_factors(times, n, k.tau_s, k.tau, k.t_max, decay_s, decay, z_end)
         _infer_block(b, n0, n1, times, event_source[b], n, decay_s, decay, z_end, weight_t, k,
-                     out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
-                     emit=emit, write_times=write_times)
+                     _block_scratch(n1 - n0, weight_t), out_times, saturated, emit_times,
+                     emit_source, emit_count, emit_t_max, emit=emit, write_times=write_times)
 
 
 def _emit_arrays(emit, dtype):
