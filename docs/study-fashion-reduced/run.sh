@@ -6,7 +6,7 @@
 . /work/venv/bin/activate
 export PYTHONPATH=/work/runs/src-fashion-study NUMBA_NUM_THREADS=1
 O=/work/runs/study-fashion
-D="--dataset fashion-mnist --data-dir /work/shared/datasets/fashion-mnist --out $O --workers 2 --set train_size=10000 --set epochs=10 --set lr_schedule=cosine --test-size 2000"
+D="--dataset fashion-mnist --data-dir /work/shared/datasets/fashion-mnist --out $O --workers ${WORKERS:-2} --set train_size=10000 --set epochs=10 --set lr_schedule=cosine --test-size 2000"
 for e in accuracy latency noise attack claims; do
   echo "== study $e $(date -u)"
   python -m multispike study $e $D || echo "study $e failed: $?"
