@@ -2,11 +2,15 @@
 
 Usage:
     python benchmarks/bench_conv.py --data-dir ../shared/datasets/mnist [--batches 30]
-        [--infer-batches 5] [--threads N] [--preset mnist-conv] [--checkpoint run/best.pt]
+        [--infer-batches 5] [--rounds 5] [--threads N] [--preset mnist-conv]
+        [--checkpoint run/best.pt]
 
 Times training batches of the preset (batch 20: forward, backward, Adam step) layer by
 layer after a warm-up (numba compilation or cache load, reported separately), then
-inference in batches of 100. Prints samples/s, the forward and backward time of each layer
+inference in batches of 100, in several rounds that each start from the same network and a
+fresh optimizer. Prints the median round's samples/s with the range over rounds (and judges
+the targets on the median: on a shared VM back-to-back rounds of the same code differ by up
+to 30 %), the forward and backward time of each layer
 (pooling counted with the convolution before it) and its share of the training step, the
 same for inference (layer by layer, timed separately from the inference rate), the spikes
 per sample of each layer before and after the timed training batches and the throughput of
@@ -23,7 +27,9 @@ counted), which makes runs under different loads comparable.
 from __future__ import annotations
 
 import argparse
+import copy
 import resource
+import statistics
 import time
 
 import multispike  # noqa: F401  (sets the OpenMP wait policy before torch starts its threads)
@@ -110,10 +116,15 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="mnist-conv")
     parser.add_argument("--batches", type=int, default=30, help="timed training batches")
     parser.add_argument("--infer-batches", type=int, default=5, help="timed inference batches of 100")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="timed rounds, each from the same start; the median is reported")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--checkpoint", default=None,
                         help="start from this trained checkpoint (replaces --preset)")
     args = parser.parse_args(argv)
+    for name, least in (("batches", 2), ("infer_batches", 1), ("rounds", 1)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
     if args.threads:
         numba.set_num_threads(args.threads)
         torch.set_num_threads(args.threads)
@@ -127,7 +138,7 @@ def main(argv=None) -> int:
         data = load_data(config)
         net = build_network(config, data.n_inputs, data.n_classes)
         start = "initialisation"
-    optimizer = build_optimizer(config, net)
+    optimizer = build_optimizer(config, net)  # for the warm-up step
     b = config.batch_size
     n_layers = len(net.layers)
     print(f"{config.name}: {net.architecture}, from {start}, batch {b}, "
@@ -143,38 +154,54 @@ def main(argv=None) -> int:
     print(f"warm-up (compilation or cache load, one training and one inference batch): "
           f"{time.perf_counter() - t0:.1f} s")
 
-    fwd, bwd = [0.0] * n_layers, [0.0] * n_layers
-    halves = [0.0, 0.0]
-    clock = Clock()
-    for i in range(args.batches):
-        j = (i + 1) * b
-        t0 = time.perf_counter()
-        train_step(net, optimizer, config, data.x_train[j:j + b], data.y_train[j:j + b], fwd, bwd)
-        halves[2 * i // args.batches] += time.perf_counter() - t0
-    train_wall, train_cpu = clock.elapsed()
+    initial = copy.deepcopy(net.state_dict())
+    fwd, bwd, inf = [0.0] * n_layers, [0.0] * n_layers, [0.0] * n_layers
+    train_rates, train_cpu_rates, half_rates, infer_rates, infer_cpu_rates = [], [], [], [], []
     n_train = args.batches * b
-    train_rate = n_train / train_wall
-    after = spikes_per_sample(net, probe)
-
     n_infer = args.infer_batches * 100
-    clock = Clock()
-    for i in range(args.infer_batches):
-        with torch.no_grad():
-            net(data.x_test[i * 100:(i + 1) * 100])
-    infer_wall, infer_cpu = clock.elapsed()
-    infer_rate = n_infer / infer_wall
-    inf = [0.0] * n_layers
-    for i in range(args.infer_batches):
-        infer_by_layer(net, data.x_test[i * 100:(i + 1) * 100], inf)
+    for _ in range(args.rounds):  # every round from the same start; the median is reported
+        net.load_state_dict(initial)
+        optimizer = build_optimizer(config, net)
+        halves = [0.0, 0.0]
+        clock = Clock()
+        for i in range(args.batches):
+            j = (i + 1) * b
+            t0 = time.perf_counter()
+            train_step(net, optimizer, config, data.x_train[j:j + b], data.y_train[j:j + b],
+                       fwd, bwd)
+            halves[2 * i // args.batches] += time.perf_counter() - t0
+        train_wall, train_cpu = clock.elapsed()
+        train_rates.append(n_train / train_wall)
+        train_cpu_rates.append(n_train / train_cpu)
+        half_rates.append((args.batches // 2 * b / halves[0],
+                           (args.batches - args.batches // 2) * b / halves[1]))
+        clock = Clock()
+        for i in range(args.infer_batches):
+            with torch.no_grad():
+                net(data.x_test[i * 100:(i + 1) * 100])
+        infer_wall, infer_cpu = clock.elapsed()
+        infer_rates.append(n_infer / infer_wall)
+        infer_cpu_rates.append(n_infer / infer_cpu)
+        for i in range(args.infer_batches):
+            infer_by_layer(net, data.x_test[i * 100:(i + 1) * 100], inf)
+    after = spikes_per_sample(net, probe)
     memory = peak_memory_mb()
 
-    print(f"training: {train_rate:.0f} samples/s, {n_train / train_cpu:.0f} per CPU second "
-          f"({args.batches} batches of {b}); first half {args.batches // 2 * b / halves[0]:.0f}, "
-          f"second half {(args.batches - args.batches // 2) * b / halves[1]:.0f} samples/s")
-    print(f"inference: {infer_rate:.0f} samples/s, {n_infer / infer_cpu:.0f} per CPU second "
-          f"({args.infer_batches} batches of 100)")
+    train_rate = statistics.median(train_rates)
+    infer_rate = statistics.median(infer_rates)
+    first, second = (statistics.median(h[k] for h in half_rates) for k in (0, 1))
+    print(f"training: {train_rate:.0f} samples/s (median of {args.rounds} rounds of "
+          f"{args.batches} batches of {b}; range {min(train_rates):.0f}-{max(train_rates):.0f}), "
+          f"{statistics.median(train_cpu_rates):.0f} per CPU second; first half {first:.0f}, "
+          f"second half {second:.0f} samples/s")
+    print(f"inference: {infer_rate:.0f} samples/s (median of {args.rounds} rounds of "
+          f"{args.infer_batches} batches of 100; range {min(infer_rates):.0f}-"
+          f"{max(infer_rates):.0f}), {statistics.median(infer_cpu_rates):.0f} per CPU second")
+    n_train *= args.rounds
+    n_infer *= args.rounds
     step, total_inf = sum(fwd) + sum(bwd), sum(inf)
-    print("per layer, ms per sample (share of the layers' total; pooling with the layer before it):")
+    print("per layer, ms per sample over all rounds (share of the layers' total; pooling with "
+          "the layer before it):")
     for k, layer in enumerate(net.layers):
         kind = type(layer).__name__
         print(f"  layer {k} {kind:8s} training forward {1e3 * fwd[k] / n_train:6.3f} "
