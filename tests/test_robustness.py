@@ -151,3 +151,37 @@ def test_noisy_accuracy_and_sweep():
     assert a == noisy_accuracy(net, x, labels, "spike_count", "weight", 0.3, seed=4)
     with pytest.raises(ValueError, match="kind"):
         apply_noise(net, x, "gamma_rays", 0.1)
+
+
+def test_weight_and_threshold_noise_reach_convolutional_layers():
+    """Weight noise perturbs every kernel entry of a ConvLIF layer; threshold noise gives each
+    output channel one factor, and the noisy layer then fires exactly like the original
+    kernels at threshold theta (1 + eps_o), channel by channel."""
+    from multispike.convolution import conv_lif
+    from multispike.layers import ConvLIF
+
+    torch.manual_seed(3)
+    net = SpikingNetwork.from_architecture("6c3-p2-5-3", 64, tau_s=0.5, thresholds=[0.3, 0.6, 0.6],
+                                           max_spikes=[2, 2, 2], inits=[("uniform", 0.0, 1.0)] * 3,
+                                           dtype=torch.float64)
+    conv = net.layers[0]
+    assert isinstance(conv, ConvLIF)
+    noisy = perturb_weights(net, 0.2, seed=0)
+    rel = (noisy.layers[0].weight / conv.weight - 1).flatten()
+    assert (rel != 0).all() and rel.std().item() == pytest.approx(0.2, rel=0.3)
+
+    noisy_conv = perturb_thresholds(net, 0.3, seed=5).layers[0]
+    factor = (conv.weight / noisy_conv.weight).detach()  # one factor per output channel
+    assert torch.allclose(factor, factor[:, :1, :1, :1].expand_as(factor))
+    assert factor[:, 0, 0, 0].std() > 0.05
+    x = 4.0 * torch.rand((12, 1, 8, 8, 1), generator=torch.Generator().manual_seed(1),
+                         dtype=torch.float64)
+    got = noisy_conv(x)
+    assert torch.isfinite(got).sum() > 50
+    for o in range(conv.weight.shape[0]):
+        ref = conv_lif(x, conv.weight[o:o + 1].detach(), tau_s=conv.tau_s,
+                       threshold=conv.threshold * factor[o, 0, 0, 0].item(),
+                       max_spikes=conv.max_spikes, t_max=conv.t_max)
+        assert torch.equal(torch.isinf(ref), torch.isinf(got[:, o:o + 1]))
+        fin = torch.isfinite(ref)
+        assert torch.allclose(ref[fin], got[:, o:o + 1][fin], rtol=0, atol=1e-9)

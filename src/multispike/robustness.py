@@ -6,7 +6,12 @@
 * ``input_deletion``: every input spike is deleted (set to +inf) with probability ``p``.
 * ``weight``: multiplicative Gaussian noise on every weight, w -> w (1 + sigma xi).
 * ``threshold``: multiplicative Gaussian noise on every neuron's threshold,
-  theta_n -> theta (1 + sigma xi_n).
+  theta_n -> theta (1 + sigma xi_n); in a convolutional layer one draw per output channel
+  (below).
+
+Weight and threshold noise act on every layer of neurons, fully connected (:class:`LIF`) and
+convolutional (:class:`ConvLIF`). A convolution's weights are its shared kernels, so weight
+noise perturbs each kernel entry once, for every position that uses it.
 
 Threshold noise and the weight equivalence: the exact kernel takes one threshold per layer,
 but with reset = threshold a neuron of threshold theta (1 + eps) and incoming weights w
@@ -17,7 +22,11 @@ u = theta (1 + eps) (with reset = theta (1 + eps)) by (1 + eps) gives the spike 
 the second neuron, with the same earlier spikes; by induction all spikes coincide. Per-neuron
 threshold noise is therefore applied by dividing each neuron's row of incoming weights by
 its factor (1 + eps), which is clamped at ``min_factor`` > 0 because a threshold must stay
-positive. Layers whose reset differs from the threshold are refused (ValueError).
+positive. Layers whose reset differs from the threshold are refused (ValueError). The
+neurons of one output channel of a convolution share their incoming kernel, so a weight
+scale can only give them one common factor: there the threshold noise is drawn per output
+channel (exact for that noise model: every neuron of channel o has threshold
+theta (1 + sigma xi_o)), not per neuron.
 
 None of these functions modifies its arguments: they return perturbed copies. Randomness
 comes from an explicit ``torch.Generator`` (or a seed), so every draw is reproducible.
@@ -31,7 +40,7 @@ from typing import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .layers import LIF
+from .layers import LIF, ConvLIF
 from .losses import predict
 
 __all__ = ["NOISE_KINDS", "jitter_spike_times", "delete_spikes", "perturb_weights",
@@ -59,10 +68,11 @@ def _level(name, value, upper=None) -> float:
     return value
 
 
-def _lif_layers(net: nn.Module) -> list:
-    layers = [m for m in net.modules() if isinstance(m, LIF)]
+def _neuron_layers(net: nn.Module) -> list:
+    """The layers of neurons (LIF and ConvLIF) of ``net``, in module order."""
+    layers = [m for m in net.modules() if isinstance(m, (LIF, ConvLIF))]
     if not layers:
-        raise ValueError(f"{type(net).__name__} contains no multispike.LIF layer")
+        raise ValueError(f"{type(net).__name__} contains no multispike.LIF or ConvLIF layer")
     return layers
 
 
@@ -91,15 +101,16 @@ def delete_spikes(times: torch.Tensor, p: float, generator=None, seed=None) -> t
 
 
 def perturb_weights(net: nn.Module, sigma: float, generator=None, seed=None) -> nn.Module:
-    """A deep copy of ``net`` whose LIF weights are multiplied by (1 + sigma xi), xi ~ N(0, 1)
-    drawn independently per weight."""
+    """A deep copy of ``net`` whose weights (LIF and ConvLIF) are multiplied by
+    (1 + sigma xi), xi ~ N(0, 1) drawn independently per weight (per kernel entry in a
+    convolution)."""
     sigma = _level("sigma", sigma)
     g = _generator(generator, seed)
     noisy = copy.deepcopy(net)
     if sigma == 0:
         return noisy
     with torch.no_grad():
-        for layer in _lif_layers(noisy):
+        for layer in _neuron_layers(noisy):
             w = layer.weight
             xi = torch.randn(w.shape, generator=g, dtype=torch.float64)
             w.copy_((w.to(torch.float64) * (1.0 + sigma * xi)).to(w.dtype))
@@ -107,30 +118,34 @@ def perturb_weights(net: nn.Module, sigma: float, generator=None, seed=None) -> 
 
 
 def threshold_as_weight_scale(weight: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Incoming weights (out, in) of neurons whose threshold (= reset) is multiplied by
-    ``factor`` (out,), expressed at the original threshold: each row divided by its factor.
-    See the module docstring for the equivalence."""
+    """Incoming weights (out, in) of neurons, or kernels (out_channels, in_channels, kH, kW)
+    of output channels, whose threshold (= reset) is multiplied by ``factor`` (out,),
+    expressed at the original threshold: each row (kernel) divided by its factor. See the
+    module docstring for the equivalence."""
     factor = torch.as_tensor(factor, dtype=torch.float64)
     if factor.shape != (weight.shape[0],):
-        raise ValueError(f"factor needs one value per neuron ({weight.shape[0]}), got shape {tuple(factor.shape)}")
+        raise ValueError(f"factor needs one value per neuron or output channel "
+                         f"({weight.shape[0]}), got shape {tuple(factor.shape)}")
     if not bool((factor > 0).all()):
         raise ValueError("threshold factors must be > 0")
-    return (weight.detach().to(torch.float64) / factor.unsqueeze(1)).to(weight.dtype)
+    scale = factor.view(-1, *([1] * (weight.dim() - 1)))
+    return (weight.detach().to(torch.float64) / scale).to(weight.dtype)
 
 
 def perturb_thresholds(net: nn.Module, sigma: float, generator=None, seed=None,
                        min_factor: float = 0.01) -> nn.Module:
     """A deep copy of ``net`` in which every neuron n of every LIF layer behaves as if its
     threshold (and reset) were theta (1 + sigma xi_n), xi_n ~ N(0, 1), the factor clamped at
-    ``min_factor``. Implemented exactly by scaling the neuron's incoming weights by
-    1 / (1 + sigma xi_n); requires reset == threshold in every layer."""
+    ``min_factor`` (in a ConvLIF layer one xi per output channel, shared by its positions).
+    Implemented exactly by scaling the incoming weights by 1 / (1 + sigma xi); requires
+    reset == threshold in every layer."""
     sigma = _level("sigma", sigma)
     if not min_factor > 0:
         raise ValueError(f"min_factor must be > 0, got {min_factor}")
-    layers = _lif_layers(net)
+    layers = _neuron_layers(net)
     for i, layer in enumerate(layers):
         if not math.isclose(layer.reset, layer.threshold, rel_tol=1e-12):
-            raise ValueError(f"threshold noise needs reset == threshold (LIF layer {i} has threshold "
+            raise ValueError(f"threshold noise needs reset == threshold (layer {i} has threshold "
                              f"{layer.threshold} and reset {layer.reset}); the weight-scaling "
                              "equivalence does not hold otherwise")
     g = _generator(generator, seed)
@@ -138,8 +153,8 @@ def perturb_thresholds(net: nn.Module, sigma: float, generator=None, seed=None,
     if sigma == 0:
         return noisy
     with torch.no_grad():
-        for layer in _lif_layers(noisy):
-            xi = torch.randn(layer.out_features, generator=g, dtype=torch.float64)
+        for layer in _neuron_layers(noisy):
+            xi = torch.randn(layer.weight.shape[0], generator=g, dtype=torch.float64)
             factor = (1.0 + sigma * xi).clamp_min(min_factor)
             layer.weight.copy_(threshold_as_weight_scale(layer.weight, factor))
     return noisy

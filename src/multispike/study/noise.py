@@ -176,8 +176,9 @@ def summarize(ctx: StudyContext, results: dict) -> str:
             "networks of each network's mean over draws. Input jitter σ is given as a "
             "fraction of the coding window, deletion as a probability per input spike, weight and "
             "threshold noise as relative standard deviations. Threshold noise is exact: with reset = "
-            "threshold, a threshold θ(1+ε) equals weights w/(1+ε) at threshold θ. Verdicts: exact "
-            "permutation test over networks (see the claims section).", "",
+            "threshold, a threshold θ(1+ε) equals weights w/(1+ε) at threshold θ (one ε per neuron; "
+            "in a convolutional layer one per output channel, whose neurons share their kernel). "
+            "Verdicts: exact permutation test over networks (see the claims section).", "",
             md_table(["noise", "level", REGIME_LABELS["ttfs"], REGIME_LABELS["multispike"]], table), "",
             "**Shows.** " + "; ".join(robust) + ".", "",
             image(png, ctx.out, "accuracy vs noise"), "",
