@@ -262,3 +262,15 @@ def test_spike_at_t_max_is_deleted_and_the_estimate_is_linear():
     infinite = _frozen(SpikingNetwork([4, 3], tau_s=1.0, thresholds=1.0, dtype=torch.float64))
     with pytest.raises(ValueError, match="t_end"):
         deletion_estimates(infinite, x, y, TTFS_LOSS)
+
+
+def test_deletion_estimate_ends_at_the_first_layer_even_when_it_is_a_convolution():
+    """The default t_end of the deletion estimate is the t_max of the network's first layer of
+    neurons, a ConvLIF here, not of the first fully connected layer after it."""
+    from multispike.attacks import _first_layer_t_max
+    from multispike.layers import ConvLIF, LIF
+
+    net = torch.nn.Sequential(ConvLIF(1, 2, 3, tau_s=0.1, threshold=0.5, t_max=0.3),
+                              LIF(8, 3, tau_s=0.1, threshold=0.5))
+    assert _first_layer_t_max(net, None) == pytest.approx(0.3)
+    assert _first_layer_t_max(net, 2.0) == 2.0

@@ -304,8 +304,8 @@ def _check_k(k) -> int:
 
 def _first_layer_t_max(net: nn.Module, t_end) -> float:
     if t_end is None:
-        from .layers import LIF
-        first = next((m for m in net.modules() if isinstance(m, LIF)), None)
+        from .layers import ConvLIF, LIF
+        first = next((m for m in net.modules() if isinstance(m, (LIF, ConvLIF))), None)
         t_end = first.t_max if first is not None else math.inf
     t_end = float(t_end)
     if not math.isfinite(t_end):
@@ -317,7 +317,7 @@ def _first_layer_t_max(net: nn.Module, t_end) -> float:
 def deletion_estimates(net: nn.Module, times: torch.Tensor, labels: torch.Tensor, loss_fn: LossFn,
                        t_end: float | None = None, attackable=None) -> torch.Tensor:
     """First-order estimate of the loss increase from deleting each spike,
-    dL/dt_j (t_end - t_j) (``t_end``: default the first LIF layer's t_max); -inf where no
+    dL/dt_j (t_end - t_j) (``t_end``: default the first layer's t_max); -inf where no
     spike can be deleted. See the module docstring."""
     t_end = _first_layer_t_max(net, t_end)
     movable = _movable(times, attackable)
