@@ -18,7 +18,11 @@ from .runner import write_json
 NAME = "accuracy"
 TITLE = "Accuracy and convergence speed"
 
-_TARGETS = {"yinyang": (0.7, 0.8, 0.9), "quick": (0.4, 0.5, 0.6)}
+# validation accuracies whose first epoch measures convergence speed, per data set: within
+# reach of both regimes, so that the claims compare epochs rather than runs that never get there
+_FASHION_TARGETS = (0.75, 0.8, 0.85)
+_TARGETS = {"yinyang": (0.7, 0.8, 0.9), "quick": (0.4, 0.5, 0.6),
+            "fashion-mnist": _FASHION_TARGETS, "fashion-mnist-conv": _FASHION_TARGETS}
 _IMAGE_TARGETS = (0.9, 0.95, 0.98)
 
 
