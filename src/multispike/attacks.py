@@ -304,9 +304,9 @@ def _check_k(k) -> int:
 
 def _first_layer_t_max(net: nn.Module, t_end) -> float:
     if t_end is None:
-        from .layers import ConvLIF, LIF
-        first = next((m for m in net.modules() if isinstance(m, (LIF, ConvLIF))), None)
-        t_end = first.t_max if first is not None else math.inf
+        from .layers import neuron_layers
+        layers = neuron_layers(net)
+        t_end = layers[0].t_max if layers else math.inf
     t_end = float(t_end)
     if not math.isfinite(t_end):
         raise ValueError("the deletion estimate needs a finite t_end (the first layer's t_max, "

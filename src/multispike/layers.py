@@ -11,7 +11,7 @@ from . import functional
 from .config import check_init
 from .functional import LIFParameters, check_spike_times, lif_layer, positive_int
 
-__all__ = ["LIF", "ConvLIF", "SpikePool2d"]
+__all__ = ["LIF", "ConvLIF", "SpikePool2d", "neuron_layers"]
 
 
 def _draw_weight(weight: nn.Parameter, init) -> None:
@@ -218,3 +218,9 @@ class SpikePool2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}"
+
+
+def neuron_layers(module: nn.Module) -> list:
+    """The layers of neurons of ``module`` (:class:`LIF` and :class:`ConvLIF`, the layers
+    with weights, thresholds and t_max), in module order."""
+    return [m for m in module.modules() if isinstance(m, _Neurons)]

@@ -40,7 +40,7 @@ from typing import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .layers import LIF, ConvLIF
+from .layers import neuron_layers
 from .losses import predict
 
 __all__ = ["NOISE_KINDS", "jitter_spike_times", "delete_spikes", "perturb_weights",
@@ -69,8 +69,8 @@ def _level(name, value, upper=None) -> float:
 
 
 def _neuron_layers(net: nn.Module) -> list:
-    """The layers of neurons (LIF and ConvLIF) of ``net``, in module order."""
-    layers = [m for m in net.modules() if isinstance(m, (LIF, ConvLIF))]
+    """:func:`~multispike.layers.neuron_layers` of ``net``; ValueError if there are none."""
+    layers = neuron_layers(net)
     if not layers:
         raise ValueError(f"{type(net).__name__} contains no multispike.LIF or ConvLIF layer")
     return layers
