@@ -9,8 +9,8 @@ Times training batches of the preset (batch 20: forward, backward, Adam step) la
 layer after a warm-up (numba compilation or cache load, reported separately), then
 inference in batches of 100, in several rounds that each start from the same network and a
 fresh optimizer. Prints the median round's samples/s with the range over rounds (and judges
-the targets on the median: on a shared VM back-to-back rounds of the same code differ by up
-to 30 %), the forward and backward time of each layer
+the targets on the median: on a shared machine the speed of the same code changes from
+minute to minute), the forward and backward time of each layer
 (pooling counted with the convolution before it) and its share of the training step, the
 same for inference (layer by layer, timed separately from the inference rate), the spikes
 per sample of each layer before and after the timed training batches and the throughput of
