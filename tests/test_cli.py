@@ -121,12 +121,35 @@ def test_evaluate_missing_checkpoint(tmp_path, capsys):
     assert "multispike evaluate: error" in err and str(missing) in err and "does not exist" in err
 
 
-def test_evaluate_corrupt_checkpoint(tmp_path, capsys):
+@pytest.mark.parametrize("content, expected", [
+    (b"", "is empty (0 bytes)"),
+    (b"not a checkpoint", "looks like a text file"),
+    (b'{"lr": 0.1}', "looks like a JSON text file"),
+    (b"\x89HDF\r\n\x1a\n" + bytes(range(256)), "looks like an HDF5 file"),
+    (bytes(range(256)) * 4, "looks like an unknown binary format"),
+], ids=["empty", "text", "json", "hdf5", "binary"])
+def test_evaluate_a_file_that_is_no_checkpoint(tmp_path, capsys, content, expected):
+    """Another format is named as such: neither "corrupt" nor a hint at unsafe loading."""
     broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"not a checkpoint")
+    broken.write_bytes(content)
     assert main(["evaluate", str(broken)]) == 2
     err = capsys.readouterr().err
-    assert str(broken) in err and "corrupt" in err
+    assert str(broken) in err and expected in err
+    assert "corrupt" not in err and "code execution" not in err and "weights_only" not in err
+
+
+def test_evaluate_a_truncated_checkpoint_says_corrupt(tmp_path, capsys):
+    import io
+
+    import torch
+    buffer = io.BytesIO()
+    torch.save({"format": "multispike-checkpoint-1", "w": torch.ones(1000)}, buffer)
+    broken = tmp_path / "truncated.pt"
+    broken.write_bytes(buffer.getvalue()[:2000])
+    assert main(["evaluate", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert str(broken) in err and "corrupt or truncated (2000 bytes;" in err
+    assert "code execution" not in err and "weights_only" not in err
 
 
 def test_output_into_a_closed_pipe_is_not_an_error():

@@ -254,13 +254,18 @@ def test_no_temporary_files_left(two_epoch_run):
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt", "metrics.jsonl"]
 
 
-@pytest.mark.parametrize("content", [b"garbage, not a checkpoint" * 10, b""], ids=["garbage", "empty"])
-def test_resume_from_corrupt_checkpoint_is_a_clear_error(two_epoch_run, content):
+@pytest.mark.parametrize("content, message", [
+    (b"garbage, not a checkpoint" * 10, "looks like a text file"),
+    (b"", "is empty"),
+    (None, "corrupt or truncated"),
+], ids=["garbage", "empty", "truncated"])
+def test_resume_from_corrupt_checkpoint_is_a_clear_error(two_epoch_run, content, message):
     out, _ = two_epoch_run
     last = out / "last.pt"
+    content = last.read_bytes()[:-100] if content is None else content
     last.write_bytes(content)
     config_before = (out / "config.json").read_text()
-    with pytest.raises(ValueError, match="corrupt") as info:
+    with pytest.raises(ValueError, match=message) as info:
         run(small_config(epochs=4), out, resume=True)
     assert str(last) in str(info.value)
     assert last.read_bytes() == content  # the user's file is left alone

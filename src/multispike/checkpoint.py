@@ -3,7 +3,8 @@
 A checkpoint is a dictionary of plain values only (tensors, numbers, strings, lists, dicts,
 ``None``), written by :func:`torch.save` and read back with ``weights_only=True``: opening
 a checkpoint never runs code that is stored in it, whoever made the file. A file that
-would need code execution to load is refused with :class:`UnsafeCheckpointError`.
+would need code execution to load is refused with :class:`UnsafeCheckpointError`; an empty,
+damaged or foreign file gets a ValueError that says which of these it is.
 
 Every file of a run folder is written to a temporary file in the same folder and renamed
 over its final name (:func:`write_atomic`), so a kill at any moment leaves either the old
@@ -21,8 +22,10 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -99,8 +102,9 @@ def load_checkpoint(path) -> dict:
     """Read a multispike checkpoint without running any code stored in it.
 
     Raises FileNotFoundError (no such file), IsADirectoryError (a folder: name the
-    checkpoint file in it), :class:`UnsafeCheckpointError` (the file holds objects that
-    need code execution to load) or ValueError (not a readable multispike checkpoint).
+    checkpoint file in it), :class:`UnsafeCheckpointError` (a real pickle whose objects need
+    code execution to load) or ValueError (an empty file, a file of another format, or a
+    corrupt or truncated checkpoint; the message says which).
     """
     path = Path(path)
     if path.is_dir():
@@ -108,20 +112,68 @@ def load_checkpoint(path) -> dict:
                                 f"{path / 'best.pt'} or {path / 'last.pt'}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    if not head:
+        raise ValueError(f"{path} is empty (0 bytes), not a checkpoint")
+    kind = _file_kind(head)
+    if kind not in ("torch", "pickle"):
+        raise ValueError(f"{path} is not a multispike checkpoint: it looks like {kind}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise UnsafeCheckpointError(
-            f"{path} holds objects that only code execution could load, so it was refused and "
-            f"nothing in it was run (multispike checkpoints hold only tensors, numbers, strings, "
-            f"lists and dicts). If you made it yourself with an old tool and trust it, load it "
-            f"with torch.load(..., weights_only=False) in your own script and save the plain "
-            f"parts again. Detail: {str(exc).splitlines()[0]}") from None
+        with warnings.catch_warnings():  # the refusal below is the message, not torch's warnings
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a damaged file
-        raise ValueError(f"checkpoint {path} is unreadable or corrupt: {exc}") from exc
+        code = _global_needing_code(exc)
+        if code is not None:
+            raise UnsafeCheckpointError(
+                f"{path} holds Python objects that need code execution to rebuild ({code}), "
+                f"so it was refused and nothing in it was run. multispike checkpoints hold only "
+                f"tensors, numbers, strings, lists and dicts; this file was made by another "
+                f"program. Open such a file only if you trust where it came from.") from None
+        detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        detail = detail or {"EOFError": "the file ends early"}.get(type(exc).__name__, type(exc).__name__)
+        what = "a torch file" if kind == "torch" else "a pickle"
+        raise ValueError(f"{path} is {what} that is corrupt or truncated ({path.stat().st_size} "
+                         f"bytes; {detail})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a multispike checkpoint")
+        raise ValueError(f"{path} is a torch file but not a multispike checkpoint "
+                         f"(no '{CHECKPOINT_FORMAT}' format mark)")
     return payload
+
+
+#: Bytes read from the start of a file to tell its format.
+_HEAD_BYTES = 512
+
+
+def _file_kind(head: bytes) -> str:
+    """What a file looks like from its first bytes: "torch" (torch.save's zip archive),
+    "pickle" (torch's legacy format or a bare pickle), or a description of another format."""
+    if head.startswith(b"PK\x03\x04"):
+        return "torch"
+    if head[:1] == b"\x80" and 2 <= head[1:2][0] <= 5:  # a pickle's PROTO opcode
+        return "pickle"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "an HDF5 file (a NIR graph is one: `multispike import` reads NIR)"
+    if b"\x00" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a character cut at the end of ``head`` is still text
+            text = head[:exc.start].decode("utf-8") if exc.start > len(head) - 4 else None
+        if text is not None:
+            if text.lstrip().startswith(("{", "[")):
+                return "a JSON text file (settings go to `multispike train --config FILE`)"
+            return "a text file"
+    return "an unknown binary format"
+
+
+def _global_needing_code(exc: BaseException) -> str | None:
+    """The Python object (``module.name``) that a weights-only load refused to import, or
+    None if ``exc`` is about a damaged file instead."""
+    if not isinstance(exc, pickle.UnpicklingError):
+        return None
+    match = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    return match.group(1) if match else None
 
 
 def check_writable(folder, needed_bytes: int = 0) -> Path:
