@@ -120,6 +120,82 @@ def test_extending_epochs_says_what_happens_to_the_schedule(tmp_path, capsys):
     assert [r["lr"] for r in last["history"]] == [lr, pytest.approx(lr / 2)]
 
 
+def interrupt_in_the_first_batch(monkeypatch):
+    """Ctrl-C while the first epoch runs: SIGINT arrives during the first batch's loss."""
+    compute_loss = train_module.compute_loss
+    sent = []
+
+    def loss_then_sigint(*args, **kwargs):
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return compute_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "compute_loss", loss_then_sigint)
+
+
+def test_interrupted_before_the_first_epoch_resumes_that_run(tmp_path, monkeypatch, capsys):
+    """--resume restarts the stored run (its preset, settings and epochs), never a default one,
+    and the interrupt message names only files that exist."""
+    out = tmp_path / "r"
+    interrupt_in_the_first_batch(monkeypatch)
+    assert cli("train", "--out", out, "--preset", "yinyang-ttfs", "--epochs", 2, *small_cli_options()) == 130
+    err = capsys.readouterr().err
+    assert "no epoch had finished, so there is no checkpoint" in err
+    assert f"multispike train --out {out} --resume` restarts this run from epoch 1" in err
+    assert "last.pt" not in err and not (out / "last.pt").exists()
+    assert str(out / "config.json") in err and (out / "config.json").exists()
+    stored = (out / "config.json").read_text()
+    monkeypatch.undo()
+
+    assert cli("train", "--out", out, "--resume") == 0
+    captured = capsys.readouterr()
+    assert "training yinyang-ttfs" in captured.out and "for 2 epochs" in captured.out
+    assert "restarting it from epoch 1" in captured.out
+    assert (out / "config.json").read_text() == stored
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+    # and it is the run an uninterrupted start gives
+    assert cli("train", "--out", tmp_path / "full", "--preset", "yinyang-ttfs", "--epochs", 2,
+               *small_cli_options()) == 0
+    a, b = load_checkpoint(out / "last.pt"), load_checkpoint(tmp_path / "full" / "last.pt")
+    assert without_times(a["history"]) == without_times(b["history"])
+
+
+def test_killed_in_the_first_epoch_resume_refuses_a_contradiction(tmp_path, capsys):
+    """kill -9 in the first epoch leaves config.json alone; --resume checks against it."""
+    out = tmp_path / "r"
+    assert cli("train", "--out", out, "--preset", "yinyang-ttfs", "--epochs", 1, *small_cli_options()) == 0
+    for name in ("last.pt", "best.pt", "metrics.jsonl"):
+        (out / name).unlink()
+    stored = (out / "config.json").read_text()
+    assert cli("train", "--out", out, "--resume", "--preset", "yinyang-multispike") == 2
+    err = capsys.readouterr().err
+    assert "preset 'yinyang-multispike' (the run is 'yinyang-ttfs')" in err
+    assert (out / "config.json").read_text() == stored
+
+
+def test_resume_of_an_empty_folder_is_refused(tmp_path, capsys):
+    """--resume of a folder without a run must not fall back to the default preset."""
+    assert cli("train", "--out", tmp_path / "nothing", "--resume") == 2
+    err = capsys.readouterr().err
+    assert "holds no run to continue" in err and "without --resume" in err
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_interrupt_message_after_a_finished_epoch():
+    message = str(train_module.TrainingInterrupted("R", 3))
+    assert message == "R/last.pt holds epoch 3; `multispike train --out R --resume` continues with epoch 4"
+
+
+def test_resume_of_a_damaged_config_json_names_it(tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "config.json").write_text("{not json")
+    assert cli("train", "--out", out, "--resume") == 2
+    err = capsys.readouterr().err
+    assert str(out / "config.json") in err and "cannot be read as a run's settings" in err
+
+
 def test_train_api_resume_refuses_a_different_config(tmp_path):
     train(small(epochs=1), tmp_path, progress=False, log=quiet)
     stored = re.escape(f"lr 0.5 (the run has {get_preset('yinyang-multispike').lr})")

@@ -162,6 +162,9 @@ def _cmd_train(args) -> int:
         if args.out is None:
             raise ValueError("--resume needs --out, the folder of the run to continue")
         config = resume_config(args.out, args.preset, **overrides)
+        if config is None:
+            raise ValueError(f"--resume: {args.out} holds no run to continue (neither last.pt nor "
+                             f"config.json); start a new run there without --resume")
     if config is None:
         label = overrides.pop("name", None)  # a config file's run name
         config = get_preset(args.preset or DEFAULT_PRESET, **overrides)
@@ -256,9 +259,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
         return code
     except TrainingInterrupted as exc:
-        print(f"\nmultispike {args.command}: interrupted; {exc.out_dir}/last.pt holds epoch "
-              f"{exc.epoch}; continue with: multispike train --out {exc.out_dir} --resume",
-              file=sys.stderr)
+        print(f"\nmultispike {args.command}: interrupted; {exc.resume_hint()}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print(f"\nmultispike {args.command}: interrupted", file=sys.stderr)

@@ -47,11 +47,22 @@ _YINYANG_SEED_OFFSET = {"train": 1000, "test": 2000, "validation": 3000}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on SIGINT after a finished batch; ``last.pt`` holds epoch ``epoch``."""
+    """Training stopped on SIGINT after a finished batch; ``epoch`` epochs are finished
+    (``last.pt`` holds the last of them, or does not exist when ``epoch`` is 0)."""
 
     def __init__(self, out_dir, epoch: int):
         self.out_dir, self.epoch = str(out_dir), epoch
-        super().__init__(f"interrupted; {Path(out_dir) / 'last.pt'} holds epoch {epoch}")
+        super().__init__(self.resume_hint())
+
+    def resume_hint(self) -> str:
+        """What the run folder holds now and what ``--resume`` will do with it."""
+        command = f"multispike train --out {self.out_dir} --resume"
+        if self.epoch == 0:
+            return (f"no epoch had finished, so there is no checkpoint; `{command}` restarts "
+                    f"this run from epoch 1 with the settings in "
+                    f"{Path(self.out_dir) / 'config.json'}")
+        return (f"{Path(self.out_dir) / 'last.pt'} holds epoch {self.epoch}; `{command}` "
+                f"continues with epoch {self.epoch + 1}")
 
 
 @dataclass
@@ -241,6 +252,10 @@ def _conflicts(stored: TrainConfig, settings: dict) -> list[str]:
 def resume_config(out_dir, preset: str | None = None, **settings) -> TrainConfig | None:
     """The configuration that continues the run in ``out_dir``, or None if it holds none.
 
+    A run is stored in ``last.pt`` (after its first finished epoch) or, when it was stopped
+    before an epoch finished, only in ``config.json``: resuming then restarts that run
+    from epoch 1 with its stored settings.
+
     ``settings`` are the options the caller set explicitly (TrainConfig fields) and
     ``preset`` the preset it named. Resuming continues exactly the stored experiment: a
     preset or setting that differs from the stored run raises a ValueError naming each
@@ -248,11 +263,9 @@ def resume_config(out_dir, preset: str | None = None, **settings) -> TrainConfig
     the finished epochs), and ``data_dir`` may point to the same data set moved elsewhere
     (the run stored one; a generated Yin-Yang run has none to move).
     """
-    last_path = Path(out_dir) / "last.pt"
-    if not last_path.exists():
+    stored, finished = _stored_run(Path(out_dir))
+    if stored is None:
         return None
-    state = load_checkpoint(last_path)
-    stored = config_from_dict(state["config"])
     conflicts = _conflicts(stored, settings)
     if preset is not None and preset != stored.name:
         conflicts.insert(0, f"preset {preset!r} (the run is {stored.name!r})")
@@ -261,11 +274,37 @@ def resume_config(out_dir, preset: str | None = None, **settings) -> TrainConfig
                          f"these options contradict it: {'; '.join(conflicts)}. Leave them out, "
                          f"or start a new run in another --out folder")
     epochs = settings.get("epochs", stored.epochs)
-    if epochs < state["epoch"]:
-        raise ValueError(f"epochs = {epochs} is fewer than the {state['epoch']} epochs the run in "
+    if epochs < finished:
+        raise ValueError(f"epochs = {epochs} is fewer than the {finished} epochs the run in "
                          f"{out_dir} has finished")
     changes = {k: v for k, v in settings.items() if k in _RESUMABLE_CHANGES and v is not None}
     return dataclasses.replace(stored, **changes)
+
+
+def _stored_run(out: Path) -> tuple[TrainConfig | None, int]:
+    """The run stored in ``out`` and its number of finished epochs: from ``last.pt``, else
+    from ``config.json`` (0 finished), else (None, 0)."""
+    last_path, config_path = out / "last.pt", out / "config.json"
+    if last_path.exists():
+        state = load_checkpoint(last_path)
+        return config_from_dict(state["config"]), state["epoch"]
+    if config_path.exists():
+        return read_stored_config(config_path), 0
+    return None, 0
+
+
+def read_stored_config(path) -> TrainConfig:
+    """The settings a run folder's ``config.json`` holds, validated."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read as a run's settings: {exc}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object of TrainConfig fields")
+    try:
+        return config_from_dict(values).validate()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path} holds invalid settings: {exc}") from None
 
 
 def _schedule_note(old_epochs: int, config: TrainConfig) -> str:
@@ -332,7 +371,9 @@ def _open_run_folder(out: Path, resume: bool, overwrite: bool, log):
         raise FileExistsError(f"{out} already holds a run (last.pt); pass resume=True (--resume) "
                               "to continue it or overwrite=True (--overwrite) to start over")
     if not (resume and last_path.exists()):
-        if resume:
+        if resume and (out / "config.json").exists():
+            log(f"no epoch of the run in {out} had finished; restarting it from epoch 1")
+        elif resume:
             log(f"no checkpoint in {out}; starting a new run")
         for stale in (last_path, best_path, out / "metrics.jsonl"):  # an overwritten run's
             # files must not survive
@@ -368,7 +409,7 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
     processes = current_group()  # data parallelism: one process unless torch.distributed runs
     log, progress = (log, progress) if processes.writes_files else (quiet, False)
     state = None
-    if resume and (out / "last.pt").exists():
+    if resume and _stored_run(out)[0] is not None:
         settings = {} if config is None else dataclasses.asdict(resolve_config(config))
         settings.pop("name", None)
         config = resume_config(out, None if config is None else config.name, **settings)
