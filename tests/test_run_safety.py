@@ -530,3 +530,58 @@ def test_cuda_request_says_the_kernels_run_on_the_cpu():
             move()
     assert layer.weight.device.type == "cpu"
     assert layer.double().weight.dtype == torch.float64  # what the kernels run stays allowed
+
+
+# ---------------------------------------------------------------------------- absurd settings
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--lr", "inf"), ("--lr", "nan"), ("--tau-s", "inf"), ("--thresholds", "1,nan"),
+    ("--target-true", "inf"), ("--tau-loss", "nan"), ("--t-window", "inf"), ("--lr-min", "nan"),
+    ("--resets", "inf,1"), ("--lr-gamma", "nan"), ("--t-early", "-inf"), ("--bias-time", "inf"),
+])
+def test_non_finite_settings_are_refused_by_name(tmp_path, capsys, option, value):
+    out = tmp_path / "r"
+    assert cli("train", "--out", out, f"{option}={value}", *small_cli_options()) == 2
+    err = capsys.readouterr().err
+    field = option[2:].replace("-", "_")
+    assert f"error: {field} must be a finite number" in err
+    assert not out.exists()
+
+
+def test_t_max_may_be_infinite_but_not_nan():
+    assert small(t_max=float("inf")).t_max == float("inf")
+    with pytest.raises(ValueError, match="t_max must be a finite number"):
+        small(t_max=float("nan"))
+
+
+def test_an_absurd_learning_rate_is_refused(tmp_path, capsys):
+    assert cli("train", "--out", tmp_path / "r", "--lr", "1e30", *small_cli_options()) == 2
+    assert "lr must lie in (0, 1], got 1e+30" in capsys.readouterr().err
+
+
+def test_a_step_that_makes_weights_non_finite_stops_the_run(tmp_path, monkeypatch, capsys):
+    """One line naming the epoch, the batch and the likely cause; last.pt keeps the last good
+    epoch."""
+    out = tmp_path / "r"
+    assert cli("train", "--out", out, "--epochs", 1, *small_cli_options()) == 0
+    good = (out / "last.pt").read_bytes()
+    step, calls = torch.optim.Adam.step, []
+
+    def step_to_inf(self, *args, **kwargs):
+        result = step(self, *args, **kwargs)
+        calls.append(True)
+        if len(calls) == 3:
+            with torch.no_grad():
+                self.param_groups[0]["params"][0][0, 0] = float("inf")
+        return result
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step_to_inf)
+    capsys.readouterr()
+    assert cli("train", "--out", out, "--resume", "--epochs", 2, "--no-progress") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "training diverged in epoch 2, batch 3" in err
+    assert re.search(r"the likely cause is the learning rate \(lr = 0\.0\d+\)", err)
+    assert f"{out / 'last.pt'} still holds epoch 1" in err
+    assert (out / "last.pt").read_bytes() == good

@@ -11,6 +11,10 @@ __all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init"
 DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
 LOSSES = ("spike_count", "ttfs")
 SCHEDULES = ("constant", "cosine", "exponential", "step")
+#: Float settings that may be +inf (t_max: no simulation end); every other one is finite.
+_MAY_BE_INFINITE = ("t_max",)
+#: The largest Adam learning rate accepted.
+MAX_LR = 1.0
 
 
 @dataclass
@@ -66,6 +70,12 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise a ValueError naming the first inconsistent setting; return self."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, float) and not math.isfinite(v) \
+                        and not (f.name in _MAY_BE_INFINITE and v == math.inf):
+                    raise ValueError(f"{f.name} must be a finite number, got {value}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.loss not in LOSSES:
@@ -92,6 +102,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not self.silent_label_penalty >= 0:
             raise ValueError(f"silent_label_penalty must be >= 0, got {self.silent_label_penalty}")
+        if not self.lr <= MAX_LR:
+            raise ValueError(f"lr must lie in (0, {MAX_LR:g}], got {self.lr:g}: an Adam step moves "
+                             f"each weight by up to about lr, far beyond the weights' scale here")
         if not 0 <= self.lr_min <= self.lr:
             raise ValueError(f"lr_min must lie in [0, lr={self.lr}], got {self.lr_min}")
         for name in ("batch_size", "epochs", "eval_batch_size", "lr_halving_epochs"):

@@ -37,7 +37,7 @@ from .presets import n_classes
 
 __all__ = ["EncodedData", "load_data", "resolve_config", "resume_config", "build_network",
            "evaluate", "train", "save_checkpoint", "load_checkpoint", "load_trained",
-           "TrainingInterrupted", "DEFAULT_IMAGE_VAL_SIZE"]
+           "TrainingInterrupted", "TrainingDiverged", "DEFAULT_IMAGE_VAL_SIZE"]
 
 #: Images held out of the end of the training set for validation unless ``val_size`` says.
 DEFAULT_IMAGE_VAL_SIZE = 5000
@@ -63,6 +63,19 @@ class TrainingInterrupted(KeyboardInterrupt):
                     f"{Path(self.out_dir) / 'config.json'}")
         return (f"{Path(self.out_dir) / 'last.pt'} holds epoch {self.epoch}; `{command}` "
                 f"continues with epoch {self.epoch + 1}")
+
+
+class TrainingDiverged(ValueError):
+    """An optimizer step made a weight non-finite; the run stopped before writing anything,
+    so ``last.pt`` still holds the last finished epoch."""
+
+    def __init__(self, out_dir, epoch: int, batch: int, lr: float):
+        self.out_dir, self.epoch, self.batch = str(out_dir), epoch, batch
+        kept = (f"{Path(out_dir) / 'last.pt'} still holds epoch {epoch}" if epoch else
+                "no epoch had finished, so there is no checkpoint")
+        super().__init__(f"training diverged in epoch {epoch + 1}, batch {batch + 1}: the optimizer "
+                         f"step made weights non-finite (inf or NaN); the likely cause is the "
+                         f"learning rate (lr = {lr:g}): lower it. {kept}")
 
 
 @dataclass
@@ -478,6 +491,10 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
                 processes.average_gradients(net.parameters(), len(idx), len(batch))
                 if all(all_finite(p.grad) for p in net.parameters() if p.grad is not None):
                     optimizer.step()
+                    if not all(all_finite(p) for p in net.parameters()):
+                        if bar is not None:
+                            bar.close()
+                        raise TrainingDiverged(out, epoch, i // config.batch_size, lr)
                 else:  # never let one bad batch poison the weights; counted in the metrics
                     skipped += 1
                 loss_sum += loss.item() * len(idx) if len(idx) else 0.0
@@ -518,9 +535,11 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
                 write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
             spikes = ", ".join(f"{s:.1f}" for s in record["spikes_per_sample"])
             val_text = f"val {record['val_accuracy']:.4f}  " if has_val else ""
+            skipped_text = f"  {skipped} steps skipped (non-finite gradients)" if skipped else ""
             log(f"epoch {epoch + 1}/{config.epochs}  loss {record['loss']:.4f}  "
                 f"train {record['train_accuracy']:.4f}  {val_text}test {test['accuracy']:.4f}  "
-                f"spikes/sample [{spikes}]  {train_time:.1f}s" + ("  (selected)" if improved else ""))
+                f"spikes/sample [{spikes}]  {train_time:.1f}s" + skipped_text
+                + ("  (selected)" if improved else ""))
             if epoch_end is not None and epoch_end(record, net):
                 break
     return summarize_run(config, history, selected, out)
