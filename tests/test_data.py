@@ -340,6 +340,8 @@ def test_content_checksum_mismatch_detected(tmp_path):
     with pytest.raises(DatasetError, match="checksum mismatch") as info:
         load_image_dataset(bad, data_dir=tmp_path)
     assert str(tmp_path / FILE_NAMES[3]) in str(info.value)
+    assert f"`multispike download {bad.name} --force`" in str(info.value)  # the hint names the set
+    assert "<data set>" not in str(info.value)
     assert load_image_dataset(bad, data_dir=tmp_path, verify=False).y_test.shape == (6,)
 
 

@@ -224,6 +224,14 @@ def test_cli_import_of_a_foreign_graph_needs_a_preset(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_cli_import_of_a_foreign_graph_names_the_max_spikes_option(tmp_path, capsys):
+    graph = dense_graph()
+    graph.metadata = {}
+    path = write_graph(graph, tmp_path / "foreign.nir")
+    assert main(["import", str(path), "--preset", "yinyang-multispike"]) == 2
+    assert "--max-spikes on the command line" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------- snnTorch
 
 @pytest.fixture(scope="module")

@@ -503,8 +503,8 @@ def test_checksum_error_names_the_cli_force_option(tmp_path):
 
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(b"not mnist")
-    with pytest.raises(DatasetError, match="multispike download <data set> --force"):
-        DataFile("train-images-idx3-ubyte.gz", content_md5="0" * 32).check(path, b"not mnist")
+    with pytest.raises(DatasetError, match="`multispike download mnist --force`"):
+        DataFile("train-images-idx3-ubyte.gz", content_md5="0" * 32).check(path, "mnist", b"not mnist")
 
 
 def test_layer_refuses_half_precision():
@@ -585,3 +585,31 @@ def test_a_step_that_makes_weights_non_finite_stops_the_run(tmp_path, monkeypatc
     assert re.search(r"the likely cause is the learning rate \(lr = 0\.0\d+\)", err)
     assert f"{out / 'last.pt'} still holds epoch 1" in err
     assert (out / "last.pt").read_bytes() == good
+
+
+# ---------------------------------------------------------------------------- small things
+
+
+def test_invalid_config_json_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "settings.json"
+    bad.write_text('{"lr": 0.01,')
+    assert cli("train", "--out", tmp_path / "r", "--config", bad) == 2
+    err = capsys.readouterr().err
+    assert f"{bad} is not valid JSON" in err
+
+
+def test_a_failed_data_look_up_leaves_no_empty_run_folder(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert cli("train", "--out", out, "--preset", "mnist-multispike", "--data-dir", tmp_path / "none",
+               "--no-progress") == 2
+    assert "not found" in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()  # a folder the user made is theirs: left in place
+    assert cli("train", "--out", out, "--preset", "mnist-multispike", "--data-dir", tmp_path / "none",
+               "--no-progress") == 2
+    assert out.is_dir()
+
+
+def test_one_epoch_is_singular(tmp_path, capsys):
+    assert cli("train", "--out", tmp_path / "r", "--epochs", 1, *small_cli_options()) == 0
+    assert "for 1 epoch into" in capsys.readouterr().out

@@ -175,7 +175,7 @@ def _cmd_train(args) -> int:
     out = args.out or f"runs/{config.name}-seed{config.seed}"
     layers = config.architecture or f"layers {[*config.hidden]} hidden"
     print_(f"training {config.name} ({config.dataset}, {layers}, "
-           f"loss {config.loss}) for {config.epochs} epochs into {out}"
+           f"loss {config.loss}) for {config.epochs} epoch{'' if config.epochs == 1 else 's'} into {out}"
            + (f" on {group.size} processes" if group.active else ""))
     try:
         result = train(config, out, resume=args.resume, overwrite=args.overwrite,

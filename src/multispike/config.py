@@ -213,7 +213,10 @@ def read_config_file(path) -> dict:
     import json
 
     with open(path) as f:
-        values = json.load(f)
+        try:
+            values = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a JSON object of TrainConfig fields")
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})

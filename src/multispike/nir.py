@@ -212,7 +212,8 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
         max_spikes = meta.get("max_spikes")
         if max_spikes is None:
             raise ValueError("the graph does not say how many spikes a neuron may fire (no multispike "
-                             "metadata): pass max_spikes (spike slots per neuron, one int or one per layer)")
+                             "metadata): pass max_spikes (spike slots per neuron, one int or one per layer; "
+                             "--max-spikes on the command line)")
         max_spikes = [int(k) for k in np.atleast_1d(max_spikes)]
     if t_max is None:
         t_max = float(meta.get("t_max", math.inf)) / time_unit

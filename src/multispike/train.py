@@ -430,11 +430,17 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
         raise ValueError(f"config is None but {out} holds no run to resume")
     config = processes.broadcast(resolve_config(config))  # rank 0's (resumed) configuration
     last_path, best_path = out / "last.pt", out / "best.pt"
+    folder_is_new = not out.exists()
     state = _open_run_folder(out, resume, overwrite, log) if processes.writes_files else None
     state = processes.broadcast(state)  # every process resumes from rank 0's checkpoint
 
     torch.manual_seed(config.seed)
-    data = load_data(config)
+    try:
+        data = load_data(config)
+    except BaseException:
+        if folder_is_new and processes.writes_files and not any(out.iterdir()):
+            out.rmdir()  # a run that could not start leaves no empty folder behind
+        raise
     net = build_network(config, data.n_inputs, data.n_classes)
     optimizer = build_optimizer(config, net)
     start, history, selected, schedule_changes = 0, [], None, []

@@ -64,7 +64,7 @@ def download_dataset(
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot create the data folder ({exc})") from exc
     say = log if log is not None else (lambda message: None)
-    todo = [f for f in spec.files if force or not _present_and_valid(folder, f)]
+    todo = [f for f in spec.files if force or not _present_and_valid(folder, f, spec.name)]
     if not todo:
         say(f"{spec.name}: all files present in {folder}")
         return folder
@@ -76,14 +76,14 @@ def download_dataset(
     return folder
 
 
-def _present_and_valid(folder: Path, data_file: DataFile) -> bool:
+def _present_and_valid(folder: Path, data_file: DataFile, dataset: str) -> bool:
     """True when ``data_file`` is in ``folder`` (in any accepted form) and passes its checks."""
     for file_name in data_file.accepted_names:
         path = folder / file_name
         if path.is_file():
             try:
                 content = read_file_bytes(path) if data_file.content_md5 else None
-                data_file.check(path, content)
+                data_file.check(path, dataset, content)
             except DatasetError:
                 return False
             return True

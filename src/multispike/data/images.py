@@ -63,7 +63,7 @@ def load_image_dataset(
         if paths is None or not all(paths):
             raise DatasetError(f"{folder}: download finished but files are missing")
 
-    arrays = [_load_file(path, data_file, verify) for path, data_file in zip(paths, spec.files)]
+    arrays = [_load_file(path, data_file, verify, spec.name) for path, data_file in zip(paths, spec.files)]
     x_train, y_train = _check_split(spec, arrays[0], arrays[1], paths[0], paths[1])
     x_test, y_test = _check_split(spec, arrays[2], arrays[3], paths[2], paths[3])
     if verify:
@@ -123,10 +123,10 @@ def _missing_error(spec: ImageDatasetSpec, candidates: list[Path], found) -> Dat
     )
 
 
-def _load_file(path: Path, data_file: DataFile, verify: bool) -> np.ndarray:
+def _load_file(path: Path, data_file: DataFile, verify: bool, dataset: str) -> np.ndarray:
     content = read_file_bytes(path)
     if verify:
-        data_file.check(path, content)
+        data_file.check(path, dataset, content)
     return parse_idx(content, source=path)
 
 

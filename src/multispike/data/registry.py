@@ -46,16 +46,17 @@ class DataFile:
             return (self.name, self.name[: -len(".gz")])
         return (self.name,)
 
-    def check(self, path, content: bytes | None = None) -> None:
-        """Verify the file at ``path`` against the known checksums.
+    def check(self, path, dataset: str, content: bytes | None = None) -> None:
+        """Verify the file at ``path``, a file of the data set named ``dataset``, against the
+        known checksums.
 
         The checksum of the decompressed ``content`` is preferred, because it does not
         depend on how the file was compressed. Otherwise the download checksum is checked,
         but only when the file on disk is still in its downloaded form (same name). Raises
         :class:`DatasetError` on a mismatch; does nothing when no checksum applies.
         """
-        hint = ("Download it again: `multispike download <data set> --force` on the command "
-                "line, or download_dataset(<data set>, force=True) in Python")
+        hint = (f"Download it again: `multispike download {dataset} --force` on the command "
+                f"line, or download_dataset({dataset!r}, force=True) in Python")
         if self.content_md5 is not None and content is not None:
             check_md5(md5_bytes(content), self.content_md5, f"{path} (decompressed)", hint)
         elif self.md5 is not None and Path(path).name == self.name:
