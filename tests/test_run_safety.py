@@ -612,4 +612,67 @@ def test_a_failed_data_look_up_leaves_no_empty_run_folder(tmp_path, capsys):
 
 def test_one_epoch_is_singular(tmp_path, capsys):
     assert cli("train", "--out", tmp_path / "r", "--epochs", 1, *small_cli_options()) == 0
-    assert "for 1 epoch into" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "for 1 epoch into" in out and "(1 epoch," in out and "epochs" not in out
+
+
+# ---------------------------------------------------------------------------- first use
+
+
+def test_compilation_is_announced_while_it_happens(monkeypatch):
+    """A kernel that starts compiling inside the block is announced before the block ends."""
+    from multispike.kernels import compilation
+
+    counts = iter([0, 0])  # before the block and at the first look: nothing compiled yet
+    monkeypatch.setattr(compilation, "cache_misses", lambda: next(counts, 1))
+    logs = []
+    with compilation.report_compilation(lambda line: logs.append((time.perf_counter(), line))):
+        time.sleep(0.6)
+        block_end = time.perf_counter()
+    assert logs[0][1].startswith("compiling the spike-time kernels for this machine")
+    assert logs[0][0] < block_end  # said while it happened
+    assert re.fullmatch(r"kernels ready after \d+ s", logs[1][1]) and len(logs) == 2
+
+
+def test_training_announces_compilation_before_the_first_epoch(tmp_path, monkeypatch):
+    from multispike.kernels import compilation
+
+    counts = iter([0])  # every look after the first finds a compiled kernel
+    monkeypatch.setattr(compilation, "cache_misses", lambda: next(counts, 1))
+    logs = []
+    train(small(epochs=1), tmp_path, progress=False, log=logs.append)
+    assert "the spike-time kernels for this machine" in logs[0]
+    assert logs[1].startswith("kernels ready after") and logs[2].startswith("epoch 1/1")
+
+
+def test_no_compilation_no_message(tmp_path):
+    logs = []
+    train(small(epochs=1), tmp_path, progress=False, log=logs.append)  # kernels cached by now
+    train(small(epochs=1), tmp_path / "again", progress=False, log=logs.append)
+    assert not any("kernels" in line for line in logs[len(logs) // 2:])
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_nothing_is_compiled_or_loaded_after_the_warm_up_step(tmp_path, threads):
+    """The warm-up step reaches every kernel signature that training and evaluation use, so
+    no compilation can happen, unannounced, inside the first epoch or its evaluation."""
+    script = f"""
+import multispike.train as t
+from multispike.kernels.compilation import _dispatchers
+from multispike.presets import get_preset
+signatures = lambda: sorted((d.py_func.__qualname__, str(s)) for d in _dispatchers() for s in d.signatures)
+original, seen = t._compile_kernels, {{}}
+def compile_then_look(*args):
+    original(*args)
+    seen["after"] = signatures()
+t._compile_kernels = compile_then_look
+config = get_preset("yinyang-multispike", epochs=1, train_size=300, val_size=200, test_size=200, hidden=[40])
+t.train(config, {str(tmp_path / "r")!r}, progress=False, log=lambda *a: None)
+assert signatures() == seen["after"], sorted(set(signatures()) - set(seen["after"]))
+"""
+    env = {**os.environ, "NUMBA_NUM_THREADS": threads,
+           "PYTHONPATH": os.pathsep.join([str(Path(multispike.__file__).parents[1]),
+                                          os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr

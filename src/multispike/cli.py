@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -188,7 +189,8 @@ def _cmd_train(args) -> int:
         chosen = (f"selected on validation: epoch {result['selected_epoch']} (val "
                   f"{result['selected_val_accuracy']:.4f}, test "
                   f"{result['selected_test_accuracy']:.4f}, {out}/best.pt)")
-    print_(f"final test accuracy {result['final_test_accuracy']:.4f} ({result['epochs']} epochs, "
+    epochs = f"{result['epochs']} epoch" + ("" if result["epochs"] == 1 else "s")
+    print_(f"final test accuracy {result['final_test_accuracy']:.4f} ({epochs}, "
            f"{out}/last.pt); {chosen}; metrics in {out}/metrics.jsonl")
     return 0
 
@@ -207,6 +209,7 @@ def _checkpoint_file(path):
 
 
 def _cmd_evaluate(args) -> int:
+    from .kernels.compilation import report_compilation
     from .train import evaluate, load_data, load_trained
 
     checkpoint = _checkpoint_file(args.checkpoint)
@@ -215,7 +218,8 @@ def _cmd_evaluate(args) -> int:
     x, y = (data.x_test, data.y_test) if args.split == "test" else (data.x_val, data.y_val)
     if len(y) == 0:
         raise ValueError(f"{checkpoint} was trained without a validation split")
-    result = evaluate(net, x, y, config.prediction_rule, config.eval_batch_size)
+    with report_compilation(functools.partial(print, file=sys.stderr)):
+        result = evaluate(net, x, y, config.prediction_rule, config.eval_batch_size)
     if args.json:
         print(json.dumps({"checkpoint": str(checkpoint), "split": args.split, **result}))
     else:

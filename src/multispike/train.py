@@ -11,6 +11,7 @@ shuffling as an uninterrupted run and refuses settings that contradict the store
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import torch
 
 from .checkpoint import (CHECKPOINT_FORMAT, check_writable, checkpoint_nbytes, load_checkpoint,
@@ -30,6 +32,7 @@ from .data import generate_yinyang, load_image_dataset, load_yinyang
 from .distributed import current_group, quiet
 from .encoding import encode_images, encode_yinyang
 from .functional import all_finite
+from .kernels.compilation import report_compilation
 from .losses import predict, silent_label_loss, spike_count_loss, ttfs_cross_entropy
 from .metrics import ActivityTotals, accumulate_activity
 from .network import SpikingNetwork
@@ -369,6 +372,29 @@ def _payload(config, data, net, optimizer, epoch, history, selected, schedule_ch
             "schedule_changes": schedule_changes}
 
 
+def _compile_kernels(config: TrainConfig, data: EncodedData, net: SpikingNetwork, log) -> None:
+    """One training step and one evaluation of a few samples on a copy of ``net``: any
+    kernel that numba has still to compile for this machine compiles here, announced on
+    ``log``, instead of silently inside the first epoch. Weights, optimizer and random state
+    are untouched.
+
+    The evaluation runs in chunks of ``2 * threads`` samples (a batch large enough for one
+    neuron block per sample, see :func:`multispike.steps.neuron_blocks`) and one sample
+    more, so it takes the chunked path of a full evaluation batch."""
+    chunk = 2 * numba.get_num_threads()
+    with report_compilation(log), torch.random.fork_rng():
+        probe = copy.deepcopy(net)
+        xb, yb = data.x_train[:chunk + 1], data.y_train[:chunk + 1]
+        outputs = probe(xb, all_layers=True)
+        in_times = probe.layer_input(len(outputs) - 1, xb, outputs) \
+            if config.silent_label_penalty > 0 else None
+        compute_loss(config, outputs[-1], yb, probe, in_times).backward()
+        probe.eval()
+        probe.inference_chunk = chunk
+        evaluate(probe, data.x_test[:chunk + 1], data.y_test[:chunk + 1], config.prediction_rule,
+                 chunk + 1)
+
+
 def _selected_record(history: list, selected) -> dict:
     return next((r for r in history if r["epoch"] == selected), {}) if selected else {}
 
@@ -464,6 +490,7 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
         write_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
 
     rule = config.prediction_rule
+    _compile_kernels(config, data, net, log)
     has_val = len(data.y_val) > 0
     if not has_val:
         log("no validation split (val_size = 0): no checkpoint is selected, best.pt is not written")
