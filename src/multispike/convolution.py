@@ -18,10 +18,10 @@ import math
 
 import torch
 
-from .functional import (LIFParameters, all_finite, check_layer_size, check_spike_times,
-                         int_at_least)
+from .checks import all_finite, check_layer_size, check_spike_times, int_at_least
 from .kernels.conv import ConvGeometry, count_position_events, gather_position_grads, spread_events
 from .kernels.pool import pool_spike_trains, route_pool_grads
+from .parameters import LIFParameters
 from .steps import (SpikeLog, backpropagate_events, event_grads_to_slots, merge_spike_events,
                     simulate_events, sum_weight_gradient)
 

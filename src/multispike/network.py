@@ -10,7 +10,9 @@ from torch import nn
 
 from .architecture import (Conv, Pool, format_architecture, input_shape_for, layer_shapes,
                            parse_architecture)
-from .functional import check_spike_times, spike_pool2d, transposed_weight
+from .checks import check_spike_times
+from .convolution import spike_pool2d
+from .dense import transposed_weight
 from .layers import LIF, ConvLIF
 
 __all__ = ["SpikingNetwork"]
