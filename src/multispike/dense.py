@@ -8,15 +8,14 @@ simulation. The model and the layouts are described in :mod:`multispike.function
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .checks import all_finite, check_layer_size, check_spike_times
-from .kernels import EventBuffers, LayerConstants, infer_events, infer_times
+from .kernels import EventRows, LayerConstants, lif_infer
 from .parameters import LIFParameters
-from .steps import (MergedEvents, SpikeLog, backpropagate_events, event_grads_to_slots,
+from .steps import (SpikeLog, backpropagate_events, event_grads_to_slots,
                     merge_spike_events, neuron_blocks, simulate_events, sum_weight_gradient)
 
 __all__ = ["lif", "lif_layer", "lif_with_saturation", "infer_lif", "transposed_weight"]
@@ -48,7 +47,7 @@ def transposed_weight(weight: torch.Tensor, dtype=None) -> torch.Tensor:
     return weight_t
 
 
-def _merge_events(times: torch.Tensor, k: LayerConstants) -> MergedEvents:
+def _merge_events(times: torch.Tensor, k: LayerConstants) -> EventRows:
     """Each sample's input spikes in time order; raises ValueError (the message of
     :func:`check_spike_times`) on NaN or negative spike times."""
     return merge_spike_events(times, k, lambda: check_spike_times(times, "times"))
@@ -61,13 +60,11 @@ class _LIFFunction(torch.autograd.Function):
         k = params.constants(times.dtype)
         events = _merge_events(times.detach(), k)
         n_blocks = neuron_blocks(times.shape[0], weight_t.shape[1])
-        out, saturated, log = simulate_events(
-            events.times, events.source, events.count, events.decay_s, events.decay,
-            events.z_end, weight_t, k, params.max_spikes, n_blocks)
+        out, saturated, log = simulate_events(events, weight_t, k, params.max_spikes, n_blocks)
         ctx.params = params
         ctx.in_shape = tuple(times.shape)
         ctx.weight_stored_transposed = weight.t().is_contiguous()
-        ctx.save_for_backward(weight_t, events.slot, events.source, events.count,
+        ctx.save_for_backward(weight_t, events.origin, events.source, events.count,
                               events.decay_s, events.decay, *log)
         ctx.mark_non_differentiable(saturated)
         return out, saturated
@@ -76,9 +73,10 @@ class _LIFFunction(torch.autograd.Function):
     def backward(ctx, grad_out, _grad_saturated):
         weight_t, slot, source, count, decay_s, decay, *log = ctx.saved_tensors
         need_times, need_weight = ctx.needs_input_grad[:2]
+        events = EventRows(None, slot, source, count, decay_s, decay)
         grad_events, partials = backpropagate_events(
-            grad_out, SpikeLog(*log), source, count, decay_s, decay, weight_t,
-            ctx.params.constants(weight_t.dtype), bool(need_times))
+            grad_out, SpikeLog(*log), events, weight_t, ctx.params.constants(weight_t.dtype),
+            bool(need_times))
         grad_times = event_grads_to_slots(grad_events, slot, count, ctx.in_shape) if need_times else None
         grad_weight = sum_weight_gradient(partials, ctx.weight_stored_transposed) if need_weight else None
         return grad_times, grad_weight, None
@@ -107,26 +105,17 @@ def lif_layer(times, weight, params: LIFParameters):
     return infer_lif(times, transposed_weight(weight), params)[:2]
 
 
-@dataclass(frozen=True)
-class _Events:
-    """A batch of time-ordered input events handed from one layer's inference to the next:
-    times and source neurons (batch, S), and counts (batch,)."""
-
-    times: torch.Tensor
-    source: torch.Tensor
-    count: torch.Tensor
-
-
 def infer_lif(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFParameters,
-           events: _Events | None = None, emit_t_max: float | None = None,
-           emit_into: _Events | None = None, keep_times: bool = True):
+              events: EventRows | None = None, emit_t_max: float | None = None,
+              emit_into: EventRows | None = None, keep_times: bool = True):
     """Inference (no autograd, no backward records) with a precomputed transposed weight, so
     that a network running many chunks of a batch transposes and checks each weight once.
     ``times`` must already be checked (type and shape) and have ``weight_t``'s dtype.
-    One kernel call merges each sample's events and simulates it (``kernels.infer_times``).
+    One kernel call merges each sample's events and simulates it (``kernels.lif_infer``).
 
     A network passes layer to layer, besides the spike times, the event lists of the layer
-    before: ``emit_t_max`` (the next layer's t_max) asks for them, ``events`` hands them to
+    before (:class:`~multispike.kernels.events.EventRows` with times, source and count):
+    ``emit_t_max`` (the next layer's t_max) asks for them, ``events`` hands them to
     the next layer, which then skips checking and merging its input (``times`` is then
     not read and may be None). Events are only emitted with one neuron block per sample,
     else None is returned for them (the next layer merges the spike times). With events
@@ -134,7 +123,7 @@ def infer_lif(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFPar
     output) the spike times tensor is not written at all and None is returned for it.
     ``emit_into``: event lists returned by an earlier call for the same layer, whose
     buffers are reused (a network's chunks would otherwise have the allocator map and
-    fault in ~20 MB of fresh memory per MNIST chunk, more than the event lists save).
+    fault in fresh memory for every chunk, which costs more than the event lists save).
     Returns (spike times or None, saturated, events or None).
     """
     dtype = weight_t.dtype
@@ -148,26 +137,21 @@ def infer_lif(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFPar
     emitted = None
     if emit and (emit_into is not None and emit_into.times.dtype == dtype
           and emit_into.times.shape[0] >= batch and emit_into.times.shape[1] == n_out * k):
-        emitted = _Events(emit_into.times[:batch], emit_into.source[:batch],
-                          emit_into.count[:batch])
+        emitted = EventRows(emit_into.times[:batch], source=emit_into.source[:batch],
+                            count=emit_into.count[:batch])
     elif emit:
-        emitted = _Events(torch.empty((batch, n_out * k), dtype=dtype),
-                          torch.empty((batch, n_out * k), dtype=torch.int32),
-                          torch.empty(batch, dtype=torch.int64))
-    emit_buffers = None if emitted is None else EventBuffers(
-        emitted.times.numpy(), emitted.source.numpy(), emitted.count.numpy(), emit_t_max)
-    out_np = None if out is None else out.numpy()
-    constants = params.constants(dtype)
-    if events is None:
-        invalid = np.zeros(batch, dtype=np.int64)
-        infer_times(times.detach().contiguous().numpy(), weight_t.numpy(), constants, n_blocks,
-                    invalid, out_np, saturated.numpy(), emit=emit_buffers)
-        if invalid.any():
-            check_spike_times(times, "times")  # raises with the precise message
-    else:
-        infer_events(EventBuffers(events.times.numpy(), events.source.numpy(),
-                                  events.count.numpy()), weight_t.numpy(), constants, n_blocks,
-                     out_np, saturated.numpy(), emit=emit_buffers)
+        emitted = EventRows(torch.empty((batch, n_out * k), dtype=dtype),
+                            source=torch.empty((batch, n_out * k), dtype=torch.int32),
+                            count=torch.empty(batch, dtype=torch.int64))
+    spikes = times.detach().contiguous().numpy() if events is None else None
+    invalid = np.zeros(batch, dtype=np.int64)
+    lif_infer(spikes, None if events is None else events.numpy(), weight_t.numpy(),
+              params.constants(dtype), k, n_blocks, invalid,
+              None if out is None else out.numpy(), saturated.numpy(),
+              None if emitted is None else emitted.numpy(),
+              None if emitted is None else weight_t.numpy().dtype.type(emit_t_max))
+    if invalid.any():
+        check_spike_times(times, "times")  # raises with the precise message
     return out, saturated, emitted
 
 
