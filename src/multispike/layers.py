@@ -70,6 +70,12 @@ class _Neurons(nn.Module):
     def reset_parameters(self) -> None:
         _draw_weight(self.weight, self.init)
 
+    def record_saturation(self, saturated: torch.Tensor) -> None:
+        """Keep the mask of the last call's saturated neurons (the shape of one output slot
+        of the layer) and their count."""
+        self.saturated = saturated
+        self.n_saturated = int(np.count_nonzero(saturated.numpy()))  # torch's bool sum is slow
+
     def _apply(self, fn, *args, **kwargs):
         _check_move(fn, self.weight.dtype)
         return super()._apply(fn, *args, **kwargs)
@@ -144,11 +150,6 @@ class LIF(_Neurons):
             raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, "
                              f"but this layer has in_features = {self.in_features}")
 
-    def record_saturation(self, saturated: torch.Tensor) -> None:
-        """Keep the (batch, out) mask of the last call's saturated neurons and their count."""
-        self.saturated = saturated
-        self.n_saturated = int(np.count_nonzero(saturated.numpy()))  # torch's bool sum is slow
-
     def extra_repr(self) -> str:
         p = self.params
         return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, threshold={p.threshold}, "
@@ -195,8 +196,7 @@ class ConvLIF(_Neurons):
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         out, saturated = conv_lif_layer(times, self.weight, self.params, self.stride,
                                         self.padding)
-        self.saturated = saturated
-        self.n_saturated = int(np.count_nonzero(saturated.numpy()))
+        self.record_saturation(saturated)
         return out
 
     def extra_repr(self) -> str:
