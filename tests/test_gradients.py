@@ -106,7 +106,7 @@ def test_gradcheck_with_neuron_blocks(monkeypatch, n_blocks):
     """Small batches split each sample's neurons into blocks (one task each) that write
     separate segments of the spike log; with 5 neurons and 4 blocks the last block is
     empty. Outputs and gradients must not depend on the split."""
-    import multispike.functional as F
+    import multispike.dense as F
 
     x = _inputs(5, batch=2, n_in=7, slots=3)
     w = _weights(6, 5, 7, -1.0, 3.0)

@@ -147,7 +147,8 @@ def test_inference_path_matches_training_path(dtype):
 @pytest.mark.parametrize("kind", ["spread", "ties", "clustered", "one value"])
 def test_event_merge_is_a_stable_time_sort(kind):
     """The merged event list equals a stable sort of the spike slots earlier than t_max."""
-    from multispike.functional import LIFParameters, _merge_events
+    from multispike.dense import _merge_events
+    from multispike.parameters import LIFParameters
     g = torch.Generator().manual_seed(4)
     x = torch.rand(5, 30, 4, generator=g, dtype=torch.float64)
     if kind == "ties":
@@ -337,7 +338,7 @@ def test_many_tasks_share_working_rows_without_leaking_state(monkeypatch, n_bloc
     """The training forward runs its (sample, neuron block) tasks in chunks that reuse one
     set of working rows. With more tasks than chunks (and blocks of unequal width), every
     sample must get exactly the spikes, saturation marks and gradients it gets alone."""
-    import multispike.functional as F
+    import multispike.dense as F
 
     monkeypatch.setattr(F, "neuron_blocks", lambda batch, n_out: n_blocks)
     g = torch.Generator().manual_seed(11)
@@ -384,7 +385,8 @@ def test_layer_infer_refuses_a_foreign_transposed_weight():
 def test_window_end_after_an_underflowing_gap():
     """A gap so long that exp(-gap / tau_s) underflows in float32: the window end is then
     taken directly, not as 1 / decay (which would make it infinite)."""
-    from multispike.functional import LIFParameters, _merge_events
+    from multispike.dense import _merge_events
+    from multispike.parameters import LIFParameters
     x = torch.tensor([[[0.0], [12.0]]], dtype=torch.float32)
     _, _, _, n_events, decay_s, decay, z_end = _merge_events(
         x, LIFParameters.create(0.1, 1.0).constants(x.dtype))
@@ -414,7 +416,7 @@ def test_network_hands_hidden_spikes_on_as_events(monkeypatch, t_max, n_blocks):
     lists (one neuron block per sample; with several blocks the next layer merges the
     spike times itself). Both must give exactly the layer-by-layer results, also with many
     equal spike times (inputs on a coarse grid, strong weights: neurons fire together)."""
-    import multispike.functional as F
+    import multispike.dense as F
 
     monkeypatch.setattr(F, "neuron_blocks", lambda batch, n_out: n_blocks)
     torch.manual_seed(8)
@@ -445,7 +447,8 @@ def test_emitted_events_are_the_merged_output(emit_t_max):
     """The event lists a layer emits for the next one are exactly what merging its output
     spike times would give: the spikes earlier than the next layer's t_max with their
     source neurons, time-ordered, equal times in slot order."""
-    from multispike.functional import LIFParameters, _merge_events, infer_lif, transposed_weight
+    from multispike.dense import _merge_events, infer_lif, transposed_weight
+    from multispike.parameters import LIFParameters
 
     g = torch.Generator().manual_seed(9)
     x = torch.round(torch.rand(12, 10, 2, generator=g) * 4) / 40

@@ -18,10 +18,11 @@ import math
 
 import torch
 
-from .functional import (LIFParameters, all_finite, check_layer_size, check_spike_times,
-                         int_at_least)
+from .checks import all_finite, check_layer_size, check_spike_times, int_at_least
+from .kernels import EventRows
 from .kernels.conv import ConvGeometry, count_position_events, gather_position_grads, spread_events
 from .kernels.pool import pool_spike_trains, route_pool_grads
+from .parameters import LIFParameters
 from .steps import (SpikeLog, backpropagate_events, event_grads_to_slots, merge_spike_events,
                     simulate_events, sum_weight_gradient)
 
@@ -78,7 +79,8 @@ def _patch_weight(weight: torch.Tensor) -> torch.Tensor:
 
 def _spread(times, g: ConvGeometry, k):
     """Merge each sample's spikes and copy them to the positions that see them. Returns the
-    merged events, the per-position counts (batch, P) and the position rows."""
+    merged events, the per-position counts (batch, P) and the position rows
+    (:class:`~multispike.kernels.events.EventRows` of batch * P rows, counted by ``counts``)."""
     batch = times.shape[0]
     flat = times.detach().reshape(batch, -1, times.shape[-1])
     events = merge_spike_events(flat, k, lambda: check_spike_times(flat, "times"))
@@ -87,13 +89,12 @@ def _spread(times, g: ConvGeometry, k):
     count_position_events(events.source.numpy(), events.count.numpy(), g, counts.numpy())
     width = max(1, int(counts.max())) if counts.numel() else 1
     rows = batch * n_pos
-    pos_times = torch.empty((rows, width), dtype=times.dtype)
-    pos_patch, pos_event = (torch.empty((rows, width), dtype=torch.int32) for _ in range(2))
-    decay_s, decay, z_end = (torch.empty((rows, width), dtype=times.dtype) for _ in range(3))
-    spread_events(events.times.numpy(), events.source.numpy(), events.count.numpy(), g, k,
-                  counts.numpy(), pos_times.numpy(), pos_patch.numpy(), pos_event.numpy(),
-                  decay_s.numpy(), decay.numpy(), z_end.numpy())
-    return events, counts, (pos_times, pos_patch, pos_event, decay_s, decay, z_end)
+    pos_times, decay_s, decay, z_end = (torch.empty((rows, width), dtype=times.dtype)
+                                        for _ in range(4))
+    pos_event, pos_patch = (torch.empty((rows, width), dtype=torch.int32) for _ in range(2))
+    positions = EventRows(pos_times, pos_event, pos_patch, counts.view(-1), decay_s, decay, z_end)
+    spread_events(events.numpy(), g, k, counts.numpy(), positions.numpy())
+    return events, counts, positions
 
 
 def _to_maps(values: torch.Tensor, batch: int, g: ConvGeometry) -> torch.Tensor:
@@ -109,12 +110,10 @@ def _simulate(times, weight, params: LIFParameters, g: ConvGeometry):
     kernel's per-row set-up on the many short rows of a convolution."""
     k = params.constants(times.dtype)
     weight_t = _patch_weight(weight)
-    events, counts, rows = _spread(times, g, k)
-    pos_times, pos_patch, pos_event, decay_s, decay, z_end = rows
-    out, saturated, log = simulate_events(pos_times, pos_patch, counts.view(-1), decay_s,
-                                          decay, z_end, weight_t, k, params.max_spikes, 1)
-    saved = (weight_t, events.slot, events.count, counts, pos_patch, pos_event, decay_s, decay,
-             *log)
+    events, counts, positions = _spread(times, g, k)
+    out, saturated, log = simulate_events(positions, weight_t, k, params.max_spikes, 1)
+    saved = (weight_t, events.origin, events.count, counts, positions.source, positions.origin,
+             positions.decay_s, positions.decay, *log)
     return out, saturated, saved
 
 
@@ -139,9 +138,10 @@ class _ConvLIFFunction(torch.autograd.Function):
         batch, channels, height, width, slots = ctx.in_shape
         n_out = weight_t.shape[1]
         grad_rows = grad_out.permute(0, 2, 3, 1, 4).reshape(-1, n_out, grad_out.shape[-1])
+        positions = EventRows(None, pos_event, pos_patch, counts.view(-1), decay_s, decay)
         grad_pos, partials = backpropagate_events(
-            grad_rows, SpikeLog(*log), pos_patch, counts.view(-1), decay_s, decay, weight_t,
-            ctx.params.constants(weight_t.dtype), bool(need_times))
+            grad_rows, SpikeLog(*log), positions, weight_t, ctx.params.constants(weight_t.dtype),
+            bool(need_times))
         grad_times = grad_weight = None
         if need_times:
             grad_events = torch.empty(slot.shape, dtype=weight_t.dtype)

@@ -7,9 +7,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import functional
+from .checks import check_layer_size, check_spike_times, positive_int
 from .config import check_init
-from .functional import LIFParameters, check_spike_times, lif_layer, positive_int
+from .convolution import conv_lif_layer, spike_pool2d
+from .dense import infer_lif, lif_layer
+from .parameters import LIFParameters
 
 __all__ = ["LIF", "ConvLIF", "SpikePool2d", "neuron_layers"]
 
@@ -58,7 +60,7 @@ class _Neurons(nn.Module):
     def _set_neurons(self, weight: torch.Tensor, n_out: int, tau_s, threshold, reset, max_spikes,
                      t_max, init) -> None:
         self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
-        functional.check_layer_size(n_out, self.params.max_spikes)
+        check_layer_size(n_out, self.params.max_spikes)
         self.weight = nn.Parameter(weight)
         self.init = check_init(tuple(init) if isinstance(init, list) else init)
         self.reset_parameters()
@@ -67,6 +69,12 @@ class _Neurons(nn.Module):
 
     def reset_parameters(self) -> None:
         _draw_weight(self.weight, self.init)
+
+    def record_saturation(self, saturated: torch.Tensor) -> None:
+        """Keep the mask of the last call's saturated neurons (the shape of one output slot
+        of the layer) and their count."""
+        self.saturated = saturated
+        self.n_saturated = int(np.count_nonzero(saturated.numpy()))  # torch's bool sum is slow
 
     def _apply(self, fn, *args, **kwargs):
         _check_move(fn, self.weight.dtype)
@@ -103,7 +111,7 @@ class LIF(_Neurons):
         self.out_features = out_features
         # (out_features, in_features) like nn.Linear, stored in memory as its transpose:
         # the kernels read W^T (in, out) and produce the gradient in that layout, so a
-        # training step transposes no weight and no gradient (functional.transposed_weight).
+        # training step transposes no weight and no gradient (dense.transposed_weight).
         self._set_neurons(torch.empty(in_features, out_features, dtype=dtype).t(), out_features,
                           tau_s, threshold, reset, max_spikes, t_max, init)
 
@@ -132,7 +140,7 @@ class LIF(_Neurons):
                 times is not None and weight_t.dtype != times.dtype):
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
-        out, saturated, emitted = functional.infer_lif(times, weight_t, self.params, events,
+        out, saturated, emitted = infer_lif(times, weight_t, self.params, events,
                                                     emit_t_max, emit_into, keep_times)
         self.record_saturation(saturated)
         return out if emit_t_max is None else (out, emitted)
@@ -141,11 +149,6 @@ class LIF(_Neurons):
         if isinstance(times, torch.Tensor) and times.dim() == 3 and times.shape[1] != self.in_features:
             raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, "
                              f"but this layer has in_features = {self.in_features}")
-
-    def record_saturation(self, saturated: torch.Tensor) -> None:
-        """Keep the (batch, out) mask of the last call's saturated neurons and their count."""
-        self.saturated = saturated
-        self.n_saturated = int(np.count_nonzero(saturated.numpy()))  # torch's bool sum is slow
 
     def extra_repr(self) -> str:
         p = self.params
@@ -191,10 +194,9 @@ class ConvLIF(_Neurons):
                 (width + 2 * self.padding - k_w) // self.stride + 1)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        out, saturated = functional.conv_lif_layer(times, self.weight, self.params,
-                                                   self.stride, self.padding)
-        self.saturated = saturated
-        self.n_saturated = int(np.count_nonzero(saturated.numpy()))
+        out, saturated = conv_lif_layer(times, self.weight, self.params, self.stride,
+                                        self.padding)
+        self.record_saturation(saturated)
         return out
 
     def extra_repr(self) -> str:
@@ -214,7 +216,7 @@ class SpikePool2d(nn.Module):
         self.kernel_size = positive_int("kernel_size", kernel_size)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        return functional.spike_pool2d(times, self.kernel_size)
+        return spike_pool2d(times, self.kernel_size)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}"

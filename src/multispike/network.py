@@ -10,7 +10,9 @@ from torch import nn
 
 from .architecture import (Conv, Pool, format_architecture, input_shape_for, layer_shapes,
                            parse_architecture)
-from .functional import check_spike_times, spike_pool2d, transposed_weight
+from .checks import check_spike_times
+from .convolution import spike_pool2d
+from .dense import transposed_weight
 from .layers import LIF, ConvLIF
 
 __all__ = ["SpikingNetwork"]
@@ -33,7 +35,9 @@ def _layer_settings(n_layers, thresholds, resets, max_spikes, inits):
 
 
 class SpikingNetwork(nn.Module):
-    """Fully connected LIF layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+    """A feed-forward stack of LIF layers: fully connected ``sizes[0] -> sizes[1] -> ... ->
+    sizes[-1]``, or convolutions, spike pooling and fully connected layers from an
+    architecture spec (:meth:`from_architecture`).
 
     Per-layer settings (``thresholds``, ``resets``, ``max_spikes``, ``inits``) take one value
     for all layers or a sequence with one entry per layer. ``forward(times)`` returns the
@@ -41,8 +45,8 @@ class SpikingNetwork(nn.Module):
 
     Without autograd (inference) a large batch runs through the whole network in chunks of
     ``inference_chunk`` samples: the hidden layers' (chunk, neurons, slots) buffers stay
-    small enough to be reused instead of being mapped and zeroed afresh, which is ~15 %
-    faster at batch 500 on MNIST. Each hidden layer also hands its spikes to the next one
+    small enough to be reused instead of being mapped and zeroed afresh. In a fully
+    connected stack each hidden layer also hands its spikes to the next one
     as time-ordered event lists, so that the next layer need not check, gather and sort
     them again, and unless ``all_layers`` it does not write the hidden spike times at all.
     Results and ``layer.saturated`` are the same as layer by layer.
@@ -136,10 +140,10 @@ class SpikingNetwork(nn.Module):
         check_spike_times(times, "times", values=False)
         # each weight is transposed (and checked) once for all chunks
         weights_t = [transposed_weight(layer.weight, times.dtype) for layer in self.layers]
-        chunks, saturated = [], []
         next_t_max = [layer.t_max for layer in self.layers[1:]] + [None]
         emitted = [None] * len(self.layers)  # event-list buffers, reused from chunk to chunk
-        for part in times.split(self.inference_chunk):
+
+        def run(part):
             outs = []
             events = None  # each hidden layer hands its spikes to the next as sorted events
             for i, (layer, weight_t, t_max) in enumerate(zip(self.layers, weights_t, next_t_max)):
@@ -150,6 +154,17 @@ class SpikingNetwork(nn.Module):
                                                emit_into=emitted[i], keep_times=all_layers)
                     emitted[i] = events if events is not None else emitted[i]
                 outs.append(part)
+            return outs
+
+        return self._in_chunks(times, run, all_layers)
+
+    def _in_chunks(self, times, run, all_layers):
+        """``run`` (one chunk's inputs -> every layer's outputs) over chunks of
+        ``inference_chunk`` samples; the outputs and each layer's saturation record are
+        those of the whole batch."""
+        chunks, saturated = [], []
+        for part in times.split(self.inference_chunk):
+            outs = run(part)
             chunks.append(outs if all_layers else outs[-1:])
             saturated.append([layer.saturated for layer in self.layers])
         for i, layer in enumerate(self.layers):
@@ -190,16 +205,7 @@ class SpikingNetwork(nn.Module):
         if torch.is_grad_enabled() or len(times) <= self.inference_chunk:
             outputs = self._conv_layers(times)
             return outputs if all_layers else outputs[-1]
-        chunks, saturated = [], []
-        for part in times.split(self.inference_chunk):
-            outs = self._conv_layers(part)
-            chunks.append(outs if all_layers else outs[-1:])
-            saturated.append([layer.saturated for layer in self.layers])
-        for i, layer in enumerate(self.layers):
-            layer.saturated = torch.cat([s[i] for s in saturated])
-            layer.n_saturated = int(layer.saturated.sum())
-        outputs = [torch.cat(parts) for parts in zip(*chunks)]
-        return outputs if all_layers else outputs[-1]
+        return self._in_chunks(times, self._conv_layers, all_layers)
 
     def _conv_layers(self, times):
         outputs = []

@@ -17,26 +17,12 @@ import numba
 import numpy as np
 import torch
 
-from .kernels import (LayerConstants, count_events, lif_backward, lif_forward, merge_events,
-                      scatter_event_grads, sum_partials, sum_transpose)
+from .kernels import (EventRows, LayerConstants, count_events, lif_backward, lif_forward,
+                      merge_events, scatter_event_grads, sum_partials, sum_transpose)
 
-__all__ = ["MergedEvents", "SpikeLog", "merge_spike_events", "neuron_blocks",
+__all__ = ["EventRows", "SpikeLog", "merge_spike_events", "neuron_blocks",
            "simulate_events", "backward_chunks", "backpropagate_events",
            "event_grads_to_slots", "sum_weight_gradient"]
-
-
-class MergedEvents(NamedTuple):
-    """Each sample's input spikes (< t_max) in time order (``kernels/events.py``): times,
-    flat input slot, source neuron, and window factors decay_s, decay, z_end, each
-    (batch, S), and count (batch,). Rows are padded after their count."""
-
-    times: torch.Tensor
-    slot: torch.Tensor
-    source: torch.Tensor
-    count: torch.Tensor
-    decay_s: torch.Tensor
-    decay: torch.Tensor
-    z_end: torch.Tensor
 
 
 class SpikeLog(NamedTuple):
@@ -47,9 +33,11 @@ class SpikeLog(NamedTuple):
     window_start: torch.Tensor  # (batch, n_blocks, S + 1) int32
 
 
-def merge_spike_events(times: torch.Tensor, k: LayerConstants, on_invalid) -> MergedEvents:
-    """Merge the spike trains ``times`` (batch, neurons, slots) into :class:`MergedEvents`.
-    ``on_invalid()`` is called (and must raise) when a spike time is NaN or negative."""
+def merge_spike_events(times: torch.Tensor, k: LayerConstants, on_invalid) -> EventRows:
+    """Merge each sample's spikes (< t_max) of the spike trains ``times`` (batch, neurons,
+    slots) into time-ordered :class:`~multispike.kernels.events.EventRows` (every field; the
+    origin of an event is its flat input slot). ``on_invalid()`` is called (and must raise)
+    when a spike time is NaN or negative."""
     batch = times.shape[0]
     dtype = times.dtype
     times_np = times.contiguous().numpy()
@@ -60,10 +48,9 @@ def merge_spike_events(times: torch.Tensor, k: LayerConstants, on_invalid) -> Me
     width = max(1, int(n_events.max())) if batch else 1
     event_times, decay_s, decay, z_end = (torch.empty((batch, width), dtype=dtype) for _ in range(4))
     slot, source = (torch.empty((batch, width), dtype=torch.int32) for _ in range(2))
-    merge_events(times_np, k.t_max, k.tau_s, k.tau, n_events.numpy(), ordered,
-                 event_times.numpy(), slot.numpy(), source.numpy(), decay_s.numpy(),
-                 decay.numpy(), z_end.numpy())
-    return MergedEvents(event_times, slot, source, n_events, decay_s, decay, z_end)
+    events = EventRows(event_times, slot, source, n_events, decay_s, decay, z_end)
+    merge_events(times_np, k.t_max, k.tau_s, k.tau, ordered, events.numpy())
+    return events
 
 
 def neuron_blocks(batch: int, n_out: int) -> int:
@@ -74,24 +61,22 @@ def neuron_blocks(batch: int, n_out: int) -> int:
     return max(1, min(math.ceil(n_out / 32), math.ceil(2 * threads / max(batch, 1))))
 
 
-def simulate_events(times: torch.Tensor, source: torch.Tensor, count: torch.Tensor,
-                    decay_s: torch.Tensor, decay: torch.Tensor, z_end: torch.Tensor,
-                    weight_t: torch.Tensor, k: LayerConstants, max_spikes: int,
-                    n_blocks: int):
-    """The training forward over event rows (batch, S) with the transposed weight
-    ``weight_t`` (in, out): returns (spike times (batch, out, K), saturated (batch, out),
-    :class:`SpikeLog`)."""
-    batch, n_out = times.shape[0], weight_t.shape[1]
-    dtype = times.dtype
+def simulate_events(events: EventRows, weight_t: torch.Tensor, k: LayerConstants,
+                    max_spikes: int, n_blocks: int):
+    """The training forward over the event rows ``events`` (batch, S) with the transposed
+    weight ``weight_t`` (in, out): returns (spike times (batch, out, K), saturated
+    (batch, out), :class:`SpikeLog`)."""
+    batch, n_out = events.times.shape[0], weight_t.shape[1]
+    dtype = events.times.dtype
     out = torch.empty((batch, n_out, max_spikes), dtype=dtype)  # initialised by the kernel
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
     # the spike log (only its used part is ever written or read)
     log = SpikeLog(torch.empty((batch, n_out * max_spikes), dtype=torch.int32),
                    torch.empty((batch, n_out * max_spikes, 2), dtype=dtype),
-                   torch.empty((batch, n_blocks, times.shape[1] + 1), dtype=torch.int32))
-    lif_forward(times.numpy(), source.numpy(), count.numpy(), decay_s.numpy(), decay.numpy(),
-                z_end.numpy(), weight_t.numpy(), k, n_blocks, out.numpy(), saturated.numpy(),
-                log.entry.numpy(), log.record.numpy(), log.window_start.numpy())
+                   torch.empty((batch, n_blocks, events.times.shape[1] + 1), dtype=torch.int32))
+    lif_forward(events.numpy(), weight_t.numpy(), k, max_spikes, n_blocks, out.numpy(),
+                saturated.numpy(), log.entry.numpy(), log.record.numpy(),
+                log.window_start.numpy())
     return out, saturated, log
 
 
@@ -101,22 +86,21 @@ def backward_chunks(batch: int) -> int:
     return max(1, min(numba.get_num_threads(), batch))
 
 
-def backpropagate_events(grad_out: torch.Tensor, log: SpikeLog, source: torch.Tensor,
-                         count: torch.Tensor, decay_s: torch.Tensor, decay: torch.Tensor,
+def backpropagate_events(grad_out: torch.Tensor, log: SpikeLog, events: EventRows,
                          weight_t: torch.Tensor, k: LayerConstants, need_input_grad: bool):
     """dL/d(input events) (batch, S) (None without ``need_input_grad``) and the partial
-    weight gradients (chunks, in, out) from the output errors ``grad_out`` (batch, out, K)."""
+    weight gradients (chunks, in, out) from the output errors ``grad_out`` (batch, out, K),
+    through the forward pass's ``events`` (source, count, decay_s and decay are read)."""
     batch = grad_out.shape[0]
     n_in, n_out = weight_t.shape
     dtype = weight_t.dtype
     grad_out = grad_out.to(dtype).contiguous()
     n_chunks = backward_chunks(batch)
-    grad_events = torch.zeros(source.shape, dtype=dtype)
+    grad_events = torch.zeros(events.source.shape, dtype=dtype)
     partials = torch.empty((n_chunks, n_in, n_out), dtype=dtype)  # zeroed by the kernel
     lif_backward(grad_out.numpy(), log.entry.numpy(), log.record.numpy(),
-                 log.window_start.numpy(), source.numpy(), count.numpy(), decay_s.numpy(),
-                 decay.numpy(), weight_t.numpy(), k, n_chunks, grad_events.numpy(),
-                 partials.numpy(), need_input_grad=need_input_grad)
+                 log.window_start.numpy(), events.numpy(), weight_t.numpy(), k, n_chunks,
+                 grad_events.numpy(), partials.numpy(), need_input_grad=need_input_grad)
     return (grad_events if need_input_grad else None), partials
 
 

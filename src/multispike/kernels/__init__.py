@@ -2,10 +2,10 @@
 from .backward import lif_backward, scatter_event_grads, sum_partials, sum_transpose
 from .checks import count_non_finite
 from .constants import LayerConstants, layer_constants
-from .events import count_events, merge_events
-from .forward import EventBuffers, infer_events, infer_times, lif_forward
+from .events import EventRows, count_events, merge_events
+from .forward import lif_forward, lif_infer
 from .spike_log import check_log_capacity
 
-__all__ = ["EventBuffers", "LayerConstants", "check_log_capacity", "count_events",
-           "count_non_finite", "infer_events", "infer_times", "layer_constants", "lif_backward",
-           "lif_forward", "merge_events", "scatter_event_grads", "sum_partials", "sum_transpose"]
+__all__ = ["EventRows", "LayerConstants", "check_log_capacity", "count_events",
+           "count_non_finite", "layer_constants", "lif_backward", "lif_forward", "lif_infer",
+           "merge_events", "scatter_event_grads", "sum_partials", "sum_transpose"]

@@ -34,17 +34,17 @@ from .spike_log import block_size, entry_neuron, entry_slot, log_shift, segment_
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
-def lif_backward(grad_out, log_slot, log_record, window_start, event_source, n_events,
-                 decay_s, decay, weight_t, k, n_chunks, grad_events, grad_weight_t,
-                 need_input_grad):
+def lif_backward(grad_out, log_entry, log_record, window_start, events, weight_t, k, n_chunks,
+                 grad_events, grad_weight_t, need_input_grad):
     """Accumulate dL/d(input event times) and dL/dW^T.
 
     Parameters
     ----------
     grad_out : (batch, out, K) dL/dt_k for every output slot (ignored for empty slots)
-    log_slot, log_record, window_start : the forward kernel's spike log
+    log_entry, log_record, window_start : the forward kernel's spike log
         (``kernels/spike_log.py``; records (z'_k, f2'_k) per spike)
-    event_source, n_events, decay_s, decay : the merged input events of the forward pass
+    events : the forward pass's :class:`~multispike.kernels.events.EventRows` (numpy;
+        source, count, decay_s and decay are read)
     weight_t : (in, out) transposed weight
     k : the layer's :class:`~multispike.kernels.constants.LayerConstants`
     n_chunks : chunks of samples processed in parallel
@@ -54,9 +54,14 @@ def lif_backward(grad_out, log_slot, log_record, window_start, event_source, n_e
         (each task zeroes its own part first, so it may be uninitialised memory; summed by
         :func:`sum_partials` or :func:`sum_transpose`), so that parallel chunks never write
         to the same memory
+    need_input_grad : whether grad_events is computed (the weight gradient always is)
 
     fastmath "reassoc" lets the sum over neurons vectorise (rounding-level differences).
     """
+    event_source = events.source
+    n_events = events.count
+    decay_s = events.decay_s
+    decay = events.decay
     batch = grad_out.shape[0]
     n_out = grad_out.shape[1]
     max_spikes = grad_out.shape[2]
@@ -90,8 +95,8 @@ def lif_backward(grad_out, log_slot, log_record, window_start, event_source, n_e
                 for j in range(n_blocks):  # this window's spikes, last to first
                     seg = segment_start(j * block, max_spikes)
                     for r in range(seg + starts[j, e + 1] - 1, seg + starts[j, e] - 1, -1):
-                        n = entry_neuron(log_slot[b, r], shift)
-                        slot = entry_slot(log_slot[b, r], shift)
+                        n = entry_neuron(log_entry[b, r], shift)
+                        slot = entry_slot(log_entry[b, r], shift)
                         z = log_record[b, r, 0]
                         f2 = log_record[b, r, 1]
                         err = grad_out[b, n, slot] + reset_over_tau2 * z * s2[n]

@@ -44,8 +44,9 @@ def _covering(coord, padding, kernel, stride, n_out):
 @njit(parallel=True, cache=True)
 def count_position_events(event_source, n_events, g, counts):
     """counts[b, p]: the number of sample b's merged events (source neurons
-    ``event_source`` (batch, S), ``n_events`` (batch,)) in the receptive field of position
-    p, for the :class:`ConvGeometry` ``g``; counts is (batch, out_height * out_width)."""
+    ``event_source`` (batch, S), ``n_events`` (batch,), the source and count of its
+    :class:`~multispike.kernels.events.EventRows`) in the receptive field of position p,
+    for the :class:`ConvGeometry` ``g``; counts is (batch, out_height * out_width)."""
     plane = g.height * g.width
     for b in prange(event_source.shape[0]):
         row = counts[b]
@@ -62,22 +63,32 @@ def count_position_events(event_source, n_events, g, counts):
 
 
 @njit(parallel=True, cache=True)
-def spread_events(event_times, event_source, n_events, g, k, counts, pos_times, pos_patch,
-                  pos_event, pos_decay_s, pos_decay, pos_z_end):
+def spread_events(events, g, k, counts, positions):
     """Copy each sample's merged events to the positions whose receptive field holds them.
 
     Parameters
     ----------
-    event_times, event_source, n_events : the samples' merged events (``kernels/events.py``)
+    events : the samples' merged :class:`~multispike.kernels.events.EventRows`
+        (times, source and count are read)
     g : :class:`ConvGeometry`
     k : the layer's :class:`~multispike.kernels.constants.LayerConstants`
     counts : (batch, P) events per position, from :func:`count_position_events`
-    pos_times, pos_patch, pos_event : (batch * P, S') the event rows of the (sample,
-        position) pairs (row b P + p): times, patch index (c kH + ky) kW + kx (the row of
-        the transposed weight) and the index of the event in the sample's merged list;
-        events keep their merged order (ties in slot order)
-    pos_decay_s, pos_decay, pos_z_end : (batch * P, S') the rows' window factors
+    positions : :class:`~multispike.kernels.events.EventRows` with rows of S' entries,
+        one per (sample, position) pair (row b P + p), that receive the pairs' events:
+        times, source (the patch index (c kH + ky) kW + kx, the row of the transposed
+        weight), origin (the index of the event in the sample's merged list) and the
+        window factors; events keep their merged order (ties in slot order). Its count is
+        not written (``counts`` viewed as (batch * P,) is that count)
     """
+    event_times = events.times
+    event_source = events.source
+    n_events = events.count
+    pos_times = positions.times
+    pos_patch = positions.source
+    pos_event = positions.origin
+    pos_decay_s = positions.decay_s
+    pos_decay = positions.decay
+    pos_z_end = positions.z_end
     plane = g.height * g.width
     area = g.kernel_h * g.kernel_w
     n_pos = g.out_height * g.out_width

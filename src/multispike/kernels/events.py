@@ -15,8 +15,42 @@ Because tau = 2 tau_s, one exponential per event gives all three:
 decay[e] = sqrt(decay_s[e]) and, for every window but the last, z_end[e] = 1 / decay[e + 1]
 (so a window ends exactly where the next event's rescaling starts).
 """
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
+
+__all__ = ["EventRows", "count_sample", "count_events", "sort_events", "window_factors",
+           "merge_sample", "merge_events"]
+
+
+class EventRows(NamedTuple):
+    """Time-ordered input events, one row per sample (or per convolution position), padded
+    after each row's count: the one description of a list of events, as torch tensors in
+    the layers and as numpy arrays (:meth:`numpy`) in the kernels. Fields a use has no need
+    for are None (an event list handed from layer to layer carries only times, source and
+    count; the receiving kernel computes the window factors itself).
+
+    times : (rows, S) event times, ascending within a row's count
+    origin : (rows, S) int32 where each event's gradient goes back to: the flat input slot
+        (neuron * slots + k) of a merged spike train, or the index of the event in its
+        sample's merged list for a convolution position's row
+    source : (rows, S) int32 the input neuron, i.e. the row of the transposed weight
+    count : (rows,) int64 events per row
+    decay_s, decay, z_end : (rows, S) the window factors (module docstring)
+    """
+
+    times: object
+    origin: object = None
+    source: object = None
+    count: object = None
+    decay_s: object = None
+    decay: object = None
+    z_end: object = None
+
+    def numpy(self) -> "EventRows":
+        """The same rows as numpy arrays sharing the tensors' memory (None stays None)."""
+        return EventRows(*(None if a is None else a.numpy() for a in self))
 
 
 @njit(cache=True, inline="always")
@@ -152,12 +186,18 @@ def merge_sample(times, n, ordered, t_max, tau_s, tau, event_times, event_slot, 
 
 
 @njit(parallel=True, cache=True)
-def merge_events(times, t_max, tau_s, tau, n_events, ordered, event_times, event_slot,
-                 event_source, decay_s, decay, z_end):
+def merge_events(times, t_max, tau_s, tau, ordered, rows):
     """:func:`merge_sample` for every sample of ``times`` (batch, in_features, slots) into
-    the rows of the (batch, S) event arrays (``n_events`` and ``ordered`` from
-    :func:`count_events`). After each row's n_events[b] entries, event_times is padded with
-    +inf and the two index rows with 0 (the factor rows are left as they are there)."""
+    the :class:`EventRows` ``rows`` (numpy arrays, every field given; ``rows.count`` and
+    ``ordered`` from :func:`count_events`). After each row's count, the times are padded
+    with +inf and the two index rows with 0 (the factor rows are left as they are there)."""
+    event_times = rows.times
+    event_slot = rows.origin
+    event_source = rows.source
+    n_events = rows.count
+    decay_s = rows.decay_s
+    decay = rows.decay
+    z_end = rows.z_end
     for b in prange(times.shape[0]):
         n = n_events[b]
         event_times[b, n:] = np.inf

@@ -29,8 +29,6 @@ derivatives diverge like 1/x. The factors use max(x, grad_floor * B), with grad_
 order of the square root of the float precision: below it x is rounding noise anyway, and an
 infinite derivative would turn the whole gradient into NaN.
 """
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit, prange
 
@@ -38,17 +36,7 @@ from .events import count_sample, merge_sample, sort_events, window_factors
 from .spike_log import block_size, entry_neuron, log_shift, pack, segment_start
 
 
-__all__ = ["EventBuffers", "lif_forward", "infer_times", "infer_events"]
-
-
-class EventBuffers(NamedTuple):
-    """Time-ordered spike events per sample: times and source neurons (batch, S), counts
-    (batch,). As output of the inference kernels, spikes earlier than ``t_max`` are listed."""
-
-    times: np.ndarray
-    source: np.ndarray
-    count: np.ndarray
-    t_max: float = np.inf
+__all__ = ["lif_forward", "lif_infer"]
 
 
 @njit(cache=True, inline="always")
@@ -87,34 +75,51 @@ def _block_scratch(width, weight_t):
 
 
 @njit(cache=True, inline="always")
-def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, k, out_times, count, i, saturated,
-                    log_slot, log_record, time_log, pos, log_spikes, keep_records, write_times):
+def _event_scratch(size, dtype):
+    """Working event rows of the inference kernel for up to ``size`` events (times, slot,
+    source, decay_s, decay, z_end), reused from task to task and grown by
+    :func:`_grown_events` when a sample has more events."""
+    return (np.empty(size, dtype=dtype), np.empty(size, dtype=np.int32),
+            np.empty(size, dtype=np.int32), np.empty(size, dtype=dtype),
+            np.empty(size, dtype=dtype), np.empty(size, dtype=dtype))
+
+
+@njit(cache=True, inline="always")
+def _grown_events(rows, n):
+    """``rows`` of :func:`_event_scratch`, or larger ones when they hold fewer than n events."""
+    if rows[0].shape[0] >= n:
+        return rows
+    return _event_scratch(max(n, 2 * rows[0].shape[0]), rows[0].dtype)
+
+
+@njit(cache=True, inline="always")
+def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, k, max_spikes, out_times, count, i,
+                    saturated, log_entry, log_record, time_log, pos):
     """Record the spike at z (root x) and every further one of neuron n in the window.
 
-    ``k`` is the layer's :class:`~multispike.kernels.constants.LayerConstants`;
-    ``count[i]`` is the neuron's number of spikes so far; log_slot / log_record are the
-    sample's rows of the spike log. Returns the new B (lowered by the resets) and the new end
-    ``pos`` of the log (which only grows when ``log_spikes``; with ``keep_records`` it
-    also gets the (z', f2') records, otherwise the spike times in ``time_log``). Spike times
-    go to out_times[b, n] only with ``write_times``. A neuron whose slots are
-    full is marked saturated (the caller then stops testing it: its later spikes are dropped).
+    ``k`` is the layer's :class:`~multispike.kernels.constants.LayerConstants`, ``max_spikes``
+    the slots per neuron; ``count[i]`` is the neuron's number of spikes so far. Each spike
+    goes to out_times[b, n] (when out_times is not None) and to the sample's spike log row
+    ``log_entry`` at ``pos`` (when not None), with its (z', f2') record in ``log_record``
+    and its time in ``time_log`` (each when not None). Returns the new B (lowered by the
+    resets) and the new end ``pos`` of the log. A neuron whose slots are full is marked
+    saturated (the caller then stops testing it: its later spikes are dropped).
     """
     zero = bb * 0
-    max_spikes = out_times.shape[2]
     while True:
         slot = count[i]
         if slot == max_spikes:
             saturated[b, n] = True
             return bb, pos
         t = t_e + k.tau * np.log(z)
-        if write_times:
+        if out_times is not None:
             out_times[b, n, slot] = t
-        if log_spikes:
-            log_slot[pos] = pack(n, slot, log_shift(max_spikes))
-            if keep_records:
+        if log_entry is not None:
+            log_entry[pos] = pack(n, slot, log_shift(max_spikes))
+            if log_record is not None:
                 log_record[pos, 0] = z
                 log_record[pos, 1] = k.tau / max(x, k.grad_floor * bb)
-            else:
+            if time_log is not None:
                 time_log[pos] = t
             pos += 1
         count[i] = slot + 1
@@ -133,21 +138,20 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, k, out_times, count, i, satura
 
 @njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
-                    weight_t, k, scratch, out_times, saturated, log_slot, log_record, time_log,
-                    window_start, log_spikes, keep_records, write_times):
+                    weight_t, k, max_spikes, scratch, out_times, saturated, log_entry,
+                    log_record, time_log, window_start):
     """Neurons n0..n1-1 of sample b through the sample's n_events merged events (1-d rows
-    event_times, event_source, decay_s, decay, z_end; see ``kernels/events.py``) with the
-    layer constants ``k``, in the working rows ``scratch`` of :func:`_block_scratch`. With
-    ``log_spikes`` the block's spike log goes to its segment
-    (``kernels/spike_log.py``) of the
-    sample's log rows (log_slot (out * K,), and with ``keep_records`` log_record
-    (out * K, 2), else the spike times to ``time_log``) and the window starts (relative to
-    that segment) to the 1-d ``window_start``; without, those are not touched. Without
-    ``write_times`` out_times is not touched (only its shape[2], the slots per neuron, is
-    read). Returns the log's end."""
+    event_times, event_source, decay_s, decay, z_end: one row of :class:`EventRows`) with
+    the layer constants ``k`` and ``max_spikes`` slots per neuron, in the working rows
+    ``scratch`` of :func:`_block_scratch`. The spike times go to out_times (batch, out, K)
+    unless it is None. With ``log_entry`` (not None) the block's spike log goes to its
+    segment (``kernels/spike_log.py``) of the sample's log row log_entry (out * K,), with
+    the (z', f2') records to log_record (out * K, 2) and the spike times to time_log
+    (out * K,) where those are not None, and the window starts (relative to that segment)
+    to the 1-d ``window_start``. Returns the log's end."""
     zero = weight_t.dtype.type(0.0)
     one = weight_t.dtype.type(1.0)
-    if write_times:
+    if out_times is not None:
         out_times[b, n0:n1] = np.inf
     saturated[b, n0:n1] = False
     width = n1 - n0
@@ -159,13 +163,13 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
     candidate[:8 * n_words] = 0  # the flags beyond width stay 0 (scanned in whole words)
     full[:width] = zero
     n_full = 0
-    seg = segment_start(n0, out_times.shape[2])  # this block's segment of the spike log
+    seg = segment_start(n0, max_spikes)  # this block's segment of the spike log
     pos = seg
     c = k.c
     inv_2c = k.inv_2c
     z_tolerance = k.z_tolerance
     for e in range(n_events):
-        if log_spikes:
+        if window_start is not None:
             window_start[e] = pos - seg
         if n_full == width:
             continue  # every neuron saturated (TTFS: all have fired and would fire again)
@@ -218,33 +222,33 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
                 continue
             z = max(z, one)
             b_sum[i], pos = _fire_in_window(
-                b, n0 + i, a, bb, x, z, z_hi, t_e, k, out_times, count, i, saturated,
-                log_slot, log_record, time_log, pos, log_spikes=log_spikes,
-                keep_records=keep_records, write_times=write_times)
+                b, n0 + i, a, bb, x, z, z_hi, t_e, k, max_spikes, out_times, count, i,
+                saturated, log_entry, log_record, time_log, pos)
             if saturated[b, n0 + i]:
                 full[i] = one
                 n_full += 1
-    if log_spikes:
+    if window_start is not None:
         window_start[n_events] = pos - seg
     return pos
 
 
 @njit(parallel=True, cache=True)
-def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weight_t, k,
-                n_blocks, out_times, saturated, log_slot, log_record, window_start):
+def lif_forward(events, weight_t, k, max_spikes, n_blocks, out_times, saturated, log_entry,
+                log_record, window_start):
     """Simulate every (sample, block of neurons) pair in parallel, keeping the spike log.
 
     Parameters
     ----------
-    event_times, event_source, n_events, decay_s, decay, z_end : the samples' merged input
-        events, (batch, S) and n_events (batch,), from ``kernels/events.py``
+    events : :class:`~multispike.kernels.events.EventRows` of numpy arrays, the samples'
+        merged input events (batch, S) (times, source, count and the window factors are read)
     weight_t : (in_features, out_features), the transposed weight, so that the loop over
         output neurons is contiguous
     k : the layer's :class:`~multispike.kernels.constants.LayerConstants`
+    max_spikes : spike slots per output neuron (K)
     n_blocks : neuron blocks per sample (parallel tasks per sample)
     out_times : (batch, out, K) output spike times (written: +inf padded)
     saturated : (batch, out) bool, set for neurons that wanted more than K spikes
-    log_slot, log_record, window_start : the spike log (``kernels/spike_log.py``):
+    log_entry, log_record, window_start : the spike log (``kernels/spike_log.py``):
         (batch, out * K) int32 entries, (batch, out * K, 2) records (z', f2'),
         (batch, n_blocks, S + 1) int32 window starts per block
 
@@ -252,6 +256,12 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
     crossing that rounding placed a hair before the window start count at the window start
     instead of being lost between two windows.
     """
+    event_times = events.times
+    event_source = events.source
+    n_events = events.count
+    decay_s = events.decay_s
+    decay = events.decay
+    z_end = events.z_end
     n_tasks = event_times.shape[0] * n_blocks
     n_chunks, per_chunk = _task_chunks(n_tasks)
     for chunk in prange(n_chunks):
@@ -268,38 +278,29 @@ def lif_forward(event_times, event_source, n_events, decay_s, decay, z_end, weig
                 starts[0] = 0
                 continue
             _simulate_block(b, n0, n1, event_times[b], event_source[b], n_events[b],
-                            decay_s[b], decay[b], z_end[b], weight_t, k, scratch, out_times,
-                            saturated, log_slot[b], log_record[b], out_times[0, 0], starts,
-                            log_spikes=True, keep_records=True, write_times=True)
+                            decay_s[b], decay[b], z_end[b], weight_t, k, max_spikes, scratch,
+                            out_times, saturated, log_entry[b], log_record[b], None, starts)
 
 
 @njit(cache=True, inline="always")
-def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, k,
-                 scratch, out_times, saturated, emit_times, emit_source, emit_count, emit_t_max,
-                 emit, write_times):
-    """:func:`_simulate_block` without backward records. With ``emit`` (one block per
-    sample) it also writes the sample's output spikes earlier than ``emit_t_max`` as a
-    time-ordered event list (times and source neurons; ties in neuron order, which is the
-    slot order :func:`~multispike.kernels.events.merge_sample` leaves them in, as one
-    neuron never spikes twice at the same time) for the next layer: the
-    spike log lists them window by window, so that they need no gathering, only the sort
-    of :func:`~multispike.kernels.events.merge_sample`. Without ``write_times`` (only with
-    ``emit``: a network that does not return this hidden layer's output) the spike times
-    are only logged for the event list, and out_times is not touched."""
-    no_record = np.empty((1, 2), dtype=weight_t.dtype)
-    if not emit:
-        _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                        weight_t, k, scratch, out_times, saturated, emit_source[0], no_record,
-                        emit_times[0], emit_source[0], log_spikes=False, keep_records=False,
-                        write_times=True)
-        return
-    shift = log_shift(out_times.shape[2])
+def _emit_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t, k,
+                max_spikes, scratch, out_times, saturated, emit_times, emit_source, emit_count,
+                emit_t_max):
+    """:func:`_simulate_block` of a whole sample (one block) that also writes the sample's
+    output spikes earlier than ``emit_t_max`` into row b of the emitted event list
+    (emit_times, emit_source, emit_count) as a time-ordered event list for the next layer:
+    ties in neuron order, which is the slot order
+    :func:`~multispike.kernels.events.merge_sample` leaves them in, as one neuron never
+    spikes twice at the same time. The spike log lists the spikes window by window, so
+    that they need no gathering, only the sort of ``merge_sample``. out_times may be None
+    (a network that does not return this hidden layer's output)."""
+    shift = log_shift(max_spikes)
     log = emit_source[b]  # the spike log, then (sorted) the emitted source neurons
     time_log = emit_times[b]  # the logged spike times, then (sorted) the emitted times
     starts = np.empty(n + 1, dtype=np.int32)
     end = _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
-                          weight_t, k, scratch, out_times, saturated, log, no_record, time_log,
-                          starts, log_spikes=True, keep_records=False, write_times=write_times)
+                          weight_t, k, max_spikes, scratch, out_times, saturated, log, None,
+                          time_log, starts)
     keys = np.empty(end, dtype=time_log.dtype)
     sources = np.empty(end, dtype=np.int32)
     m = 0
@@ -322,99 +323,89 @@ def _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
 
 
 @njit(parallel=True, cache=True)
-def _lif_infer(times, weight_t, k, n_blocks, invalid, out_times, saturated, emit_times,
-               emit_source, emit_count, emit_t_max, emit, write_times):
-    """The kernel of :func:`infer_times`."""
-    for task in prange(times.shape[0] * n_blocks):
-        b, j, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
-        if n0 >= n1:
-            continue
-        n, ordered, bad = count_sample(times[b], k.t_max)
-        if j == 0:
-            invalid[b] = bad
-        if bad:
-            if write_times:
-                out_times[b, n0:n1] = np.inf
-            saturated[b, n0:n1] = False
-            if emit:
-                emit_count[b] = 0
-            continue
-        event_times = np.empty(n, dtype=times.dtype)
-        event_slot = np.empty(n, dtype=np.int32)
-        event_source = np.empty(n, dtype=np.int32)
-        decay_s = np.empty(n, dtype=times.dtype)
-        decay = np.empty(n, dtype=times.dtype)
-        z_end = np.empty(n, dtype=times.dtype)
-        merge_sample(times[b], n, ordered, k.t_max, k.tau_s, k.tau, event_times, event_slot,
-                     event_source, decay_s, decay, z_end)
-        _infer_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end, weight_t,
-                     k, _block_scratch(n1 - n0, weight_t), out_times, saturated, emit_times,
-                     emit_source, emit_count, emit_t_max, emit=emit, write_times=write_times)
-
-
-@njit(parallel=True, cache=True)
-def _lif_infer_events(event_times, event_source, n_events, weight_t, k, n_blocks, out_times,
-                      saturated, emit_times, emit_source, emit_count, emit_t_max, emit,
-                      write_times):
-    """The kernel of :func:`infer_events`."""
-    for task in prange(event_times.shape[0] * n_blocks):
-        b, _, n0, n1 = _task_block(task, n_blocks, weight_t.shape[1])
-        if n0 >= n1:
-            continue
-        n = n_events[b]
-        times = event_times[b]
-        decay_s = np.empty(n, dtype=times.dtype)
-        decay = np.empty(n, dtype=times.dtype)
-        z_end = np.empty(n, dtype=times.dtype)
-        window_factors(times, n, k.tau_s, k.tau, k.t_max, decay_s, decay, z_end)
-        _infer_block(b, n0, n1, times, event_source[b], n, decay_s, decay, z_end, weight_t, k,
-                     _block_scratch(n1 - n0, weight_t), out_times, saturated, emit_times,
-                     emit_source, emit_count, emit_t_max, emit=emit, write_times=write_times)
-
-
-def _emit_arrays(emit, dtype):
-    """The emit buffers' arrays and t_max, or typed placeholders when nothing is emitted."""
-    if emit is None:
-        return (np.empty((1, 1), dtype=dtype), np.empty((1, 1), dtype=np.int32),
-                np.empty(1, dtype=np.int64), dtype.type(np.inf), False)
-    return emit.times, emit.source, emit.count, dtype.type(emit.t_max), True
-
-
-def infer_times(times, weight_t, k, n_blocks, invalid, out_times, saturated, *, emit=None):
+def lif_infer(spikes, events, weight_t, k, max_spikes, n_blocks, invalid, out_times,
+              saturated, emitted, emit_t_max):
     """Inference in one parallel pass, without backward records.
 
-    Each (sample, block of neurons) task counts and merges its sample's input spikes
-    ``times`` (batch, in_features, slots) into task-local event rows
-    (``kernels/events.py``), then simulates like :func:`lif_forward`. ``invalid[b]``
-    receives the number of invalid spike times (NaN or negative) of sample b, whose outputs
-    are then left empty (the caller raises). ``emit``: :class:`EventBuffers` with rows of
-    out * K entries (only with one block per sample) that receive each sample's output
-    spikes earlier than ``emit.t_max`` as the time-ordered event list for the next layer.
-    ``out_times`` None (only with ``emit``) skips writing the spike times.
+    The input is either spike trains to merge or the event lists a previous layer emitted
+    (exactly one of ``spikes`` and ``events`` is None). Each (sample, block of neurons)
+    task merges its sample's spikes, or computes the window factors of its sample's
+    events, into working event rows that the tasks of a chunk share
+    (``kernels/events.py``), then simulates like :func:`lif_forward`.
+
+    Parameters
+    ----------
+    spikes : (batch, in_features, slots) input spike times, or None
+    events : :class:`~multispike.kernels.events.EventRows` of numpy arrays with times,
+        source and count (sorted spikes earlier than this layer's t_max, which need no
+        counting, checking or merging), or None
+    weight_t : (in_features, out_features) the transposed weight
+    k : the layer's :class:`~multispike.kernels.constants.LayerConstants`
+    max_spikes : spike slots per output neuron (K)
+    n_blocks : neuron blocks per sample (parallel tasks per sample); 1 when emitting
+    invalid : (batch,) int64 receives the number of invalid spike times (NaN or negative)
+        of each sample of ``spikes``, whose outputs are then left empty (the caller
+        raises); not touched with ``events``
+    out_times : (batch, out, K) output spike times (written: +inf padded), or None (only
+        with ``emitted``) to write none
+    saturated : (batch, out) bool, set for neurons that wanted more than K spikes
+    emitted : None, or :class:`~multispike.kernels.events.EventRows` with times
+        (batch, out * K), source (batch, out * K) int32 and count (batch,) int64 that
+        receive each sample's output spikes earlier than ``emit_t_max`` as the
+        time-ordered event list for the next layer
+    emit_t_max : the next layer's t_max, in the dtype of the spike times
+
+    Every output may be uninitialised memory.
     """
-    dtype = times.dtype
-    write_times = out_times is not None
-    if not write_times:
-        out_times = np.empty((1, 1, _emit_slots(emit, saturated)), dtype=dtype)
-    _lif_infer(times, weight_t, k, n_blocks, invalid, out_times, saturated,
-               *_emit_arrays(emit, dtype), write_times=write_times)
-
-
-def infer_events(events, weight_t, k, n_blocks, out_times, saturated, *, emit=None):
-    """:func:`infer_times` for a layer fed by the previous layer's emitted
-    :class:`EventBuffers` ``events`` (sorted spikes earlier than this layer's t_max), which
-    need no counting, checking or merging: only the window factors are computed."""
-    dtype = events.times.dtype
-    write_times = out_times is not None
-    if not write_times:
-        out_times = np.empty((1, 1, _emit_slots(emit, saturated)), dtype=dtype)
-    _lif_infer_events(events.times, events.source, events.count, weight_t, k, n_blocks,
-                      out_times, saturated, *_emit_arrays(emit, dtype), write_times=write_times)
-
-
-def _emit_slots(emit, saturated):
-    """Spike slots per neuron, read from the emit rows (out * K entries) when no spike-time
-    tensor is written."""
-    if emit is None:
-        raise ValueError("out_times may only be None when events are emitted")
-    return emit.times.shape[1] // saturated.shape[1]
+    n_out = weight_t.shape[1]
+    batch = 0
+    if spikes is not None:  # (numba drops a branch on an argument that is None)
+        batch = spikes.shape[0]
+    if events is not None:
+        batch = events.count.shape[0]
+        in_times = events.times
+        in_source = events.source
+        in_count = events.count
+    if emitted is not None:
+        emit_times = emitted.times
+        emit_source = emitted.source
+        emit_count = emitted.count
+    n_tasks = batch * n_blocks
+    n_chunks, per_chunk = _task_chunks(n_tasks)
+    for chunk in prange(n_chunks):
+        scratch = _block_scratch(block_size(n_out, n_blocks), weight_t)
+        rows = _event_scratch(64, weight_t.dtype)
+        for task in range(chunk * per_chunk, min(n_tasks, (chunk + 1) * per_chunk)):
+            b, j, n0, n1 = _task_block(task, n_blocks, n_out)
+            if n0 >= n1:
+                continue
+            if spikes is not None:
+                n, ordered, bad = count_sample(spikes[b], k.t_max)
+                if j == 0:
+                    invalid[b] = bad
+                if bad:
+                    if out_times is not None:
+                        out_times[b, n0:n1] = np.inf
+                    saturated[b, n0:n1] = False
+                    if emitted is not None:
+                        emit_count[b] = 0
+                    continue
+                rows = _grown_events(rows, n)
+                event_times, event_slot, event_source, decay_s, decay, z_end = rows
+                merge_sample(spikes[b], n, ordered, k.t_max, k.tau_s, k.tau, event_times,
+                             event_slot, event_source, decay_s, decay, z_end)
+            if events is not None:
+                n = in_count[b]
+                rows = _grown_events(rows, n)
+                _, _, _, decay_s, decay, z_end = rows
+                event_times = in_times[b]
+                event_source = in_source[b]
+                window_factors(event_times, n, k.tau_s, k.tau, k.t_max, decay_s, decay, z_end)
+            if emitted is not None:
+                _emit_block(b, n0, n1, event_times, event_source, n, decay_s, decay, z_end,
+                            weight_t, k, max_spikes, scratch, out_times, saturated, emit_times,
+                            emit_source, emit_count, emit_t_max)
+            else:
+                _simulate_block(b, n0, n1, event_times, event_source, n, decay_s, decay,
+                                z_end, weight_t, k, max_spikes, scratch, out_times, saturated,
+                                None, None, None, None)
