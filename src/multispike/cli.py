@@ -83,6 +83,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.registry import IMAGE_DATASETS
     from .presets import DEFAULT_PRESET, PRESETS
 
     parser = argparse.ArgumentParser(
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the presets and their settings")
 
     p = sub.add_parser("download", help="download and verify an image data set")
-    p.add_argument("dataset", help="mnist, fashion-mnist or emnist-balanced")
+    p.add_argument("dataset", help=", ".join(IMAGE_DATASETS))
     p.add_argument("--data-dir", default=None, help="root folder (default $MULTISPIKE_DATA or ~/.cache/multispike)")
     p.add_argument("--force", action="store_true",
                    help="download every file again, even those present with good checksums")

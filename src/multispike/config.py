@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .data.registry import DATASETS, get_dataset
+
 __all__ = ["TrainConfig", "HELP", "config_from_dict", "parse_init", "check_init", "read_config_file"]
 
-DATASETS = ("mnist", "fashion-mnist", "emnist-balanced", "yinyang")
 LOSSES = ("spike_count", "ttfs")
 SCHEDULES = ("constant", "cosine", "exponential", "step")
 
@@ -61,13 +62,26 @@ class TrainConfig:
         return len(self.hidden) + 1
 
     @property
+    def encoding(self) -> str:
+        """How the data set's samples become input spike times: "image" or "yinyang" (the data
+        set registry's :class:`~multispike.data.registry.DatasetInfo`)."""
+        return get_dataset(self.dataset).encoding
+
+    @property
+    def input_window(self) -> tuple:
+        """(earliest, latest) input spike time of the encoding: (t_early, t_late) for
+        Yin-Yang, (0, t_window) for images."""
+        if self.encoding == "yinyang":
+            return self.t_early, self.t_late
+        return 0.0, self.t_window
+
+    @property
     def prediction_rule(self) -> str:
         return "first_spike" if self.loss == "ttfs" else "spike_count"
 
     def validate(self) -> "TrainConfig":
         """Raise a ValueError naming the first inconsistent setting; return self."""
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        get_dataset(self.dataset)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.lr_schedule not in SCHEDULES:

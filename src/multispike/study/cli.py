@@ -22,6 +22,8 @@ def _ints(text):
 
 def add_study_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``study`` subcommand on an argparse subparsers object."""
+    from .common import regime_presets
+
     p = subparsers.add_parser(
         "study", help="run the TTFS vs multi-spike trade-off experiments",
         description="Trade-off experiments (accuracy, budget, latency, noise, attack, convergence, claims, or all). "
@@ -40,9 +42,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--address", default=None,
                    help="ray: address of a running Ray cluster ('auto' or HOST:PORT; default: start a "
                         "local instance with --workers CPUs)")
-    p.add_argument("--dataset", default="yinyang",
-                   choices=["yinyang", "mnist", "fashion-mnist", "emnist-balanced", "mnist-conv",
-                            "fashion-mnist-conv"],
+    p.add_argument("--dataset", default="yinyang", choices=list(regime_presets()),
                    help="data set of the trained networks (default yinyang; images need --data-dir or "
                         "a download); mnist-conv / fashion-mnist-conv: the convolutional presets")
     p.add_argument("--data-dir", default=None, help="data folder (for checkpoints: overrides the stored one)")
