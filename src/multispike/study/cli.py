@@ -87,13 +87,13 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def parse_sets(items, reserved=("seed", "name")) -> dict:
-    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}}.
-    The ``reserved`` settings are refused (the study chooses seeds and names itself)."""
-    from ..config import TrainConfig
+    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}};
+    each value read by its field type (:func:`multispike.config.parse_setting`). The
+    ``reserved`` settings are refused (the study chooses seeds and names itself)."""
+    from ..config import TrainConfig, parse_setting
     from .common import REGIMES
 
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    defaults = TrainConfig()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -104,36 +104,13 @@ def parse_sets(items, reserved=("seed", "name")) -> dict:
         name = name.replace("-", "_")
         if regime not in ("all", *REGIMES):
             raise ValueError(f"--set {item!r}: the prefix must be one of {REGIMES}")
-        if name not in fields or name in reserved:
+        if name not in names or name in reserved:
             raise ValueError(f"--set {item!r}: unknown or reserved setting {name!r}")
-        out.setdefault(regime, {})[name] = _parse_value(name, value.strip(), getattr(defaults, name))
+        try:
+            out.setdefault(regime, {})[name] = parse_setting(name, value.strip())
+        except ValueError as exc:
+            raise ValueError(f"--set {item!r}: {exc}") from None
     return out
-
-
-def _parse_value(name, text, default):
-    import math
-
-    def number(t):
-        if t.lower() in ("inf", "infinity"):
-            return math.inf
-        return int(t) if t.lstrip("-").isdigit() and name not in _FLOAT_FIELDS else float(t)
-
-    if text.lower() in ("none", "null"):
-        return None
-    if isinstance(default, list) or name == "resets":
-        items = [v.strip() for v in text.split(",") if v.strip()]
-        if name == "init":
-            return items
-        return [int(v) for v in items] if name in ("hidden", "max_spikes") else [number(v) for v in items]
-    if isinstance(default, str) or name == "data_dir":
-        return text
-    if isinstance(default, int) and not isinstance(default, bool) and name not in _FLOAT_FIELDS:
-        return int(text)
-    return number(text)
-
-
-_FLOAT_FIELDS = {"tau_s", "t_max", "t_window", "t_early", "t_late", "bias_time", "target_true",
-                 "target_false", "tau_loss", "lr", "lr_gamma", "thresholds", "resets"}
 
 
 def run_study_command(args) -> int:
