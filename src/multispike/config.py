@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .data.registry import DATASETS, get_dataset
+from .losses import LOSSES, prediction_rule
 
 __all__ = ["TrainConfig", "HELP", "setting", "SettingKind", "setting_kinds", "check_setting",
            "parse_setting", "config_from_dict", "parse_init",
            "check_init", "read_config_file"]
 
-LOSSES = ("spike_count", "ttfs")
 SCHEDULES = ("constant", "cosine", "exponential", "step")
 
 
@@ -118,7 +118,8 @@ class TrainConfig:
 
     @property
     def prediction_rule(self) -> str:
-        return "first_spike" if self.loss == "ttfs" else "spike_count"
+        """The prediction rule that matches the loss (:func:`multispike.losses.prediction_rule`)."""
+        return prediction_rule(self.loss)
 
     def validate(self) -> "TrainConfig":
         """Raise a ValueError naming the first inconsistent setting; return self. Every
