@@ -10,6 +10,7 @@ import typing
 
 from .checkpoint import CheckpointWriteError
 from .config import HELP, TrainConfig, parse_setting
+from .extras import MissingExtra
 from .train import TrainingInterrupted
 
 __all__ = ["main", "build_parser"]
@@ -217,7 +218,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nmultispike {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
+    except (ValueError, MissingExtra, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
         print(f"multispike {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `multispike presets | head`: the reader left, not an error

@@ -22,6 +22,7 @@ def _ints(text):
 
 def add_study_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``study`` subcommand on an argparse subparsers object."""
+    from ..cli_options import add_executor_options
     from .common import regime_presets
 
     p = subparsers.add_parser(
@@ -33,15 +34,8 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="small scale (Yin-Yang, few epochs, 2 seeds, coarse grids): minutes, for tests and CI")
     p.add_argument("--out", default=None, help="output folder (default study-results/quick or study-results/full)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="parallel worker processes (default: the number of cores)")
-    p.add_argument("--serial", action="store_true", help="run every task in this process, one kernel thread (same as --executor serial)")
-    p.add_argument("--executor", choices=["local", "serial", "ray"], default=None,
-                   help="where tasks run: local process pool (default), this process, or Ray tasks "
-                        "(needs `pip install \"multispike[distributed]\"`)")
-    p.add_argument("--address", default=None,
-                   help="ray: address of a running Ray cluster ('auto' or HOST:PORT; default: start a "
-                        "local instance with --workers CPUs)")
+    add_executor_options(p, ("local", "serial", "ray"), default=None)
+    p.add_argument("--serial", action="store_true", help="the same as --executor serial")
     p.add_argument("--dataset", default="yinyang", choices=list(regime_presets()),
                    help="data set of the trained networks (default yinyang; images need --data-dir or "
                         "a download); mnist-conv / fashion-mnist-conv: the convolutional presets")
@@ -130,13 +124,7 @@ def run_study_command(args) -> int:
                                             "repeats", "analyse", "test_size", "epsilons", "deletions",
                                             "attack_steps") if getattr(args, k) is not None}
     out = args.out or os.path.join("study-results", "quick" if args.quick else "full")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    try:
-        executor = _make_executor(args)
-    except ImportError as exc:  # an optional extra is missing: say what to install
-        print(f"multispike study: error: {exc}", file=sys.stderr)
-        return 2
+    executor = _make_executor(args)
     ctx = StudyContext(out=out, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir,
                        executor=executor, seeds=args.seeds, overrides=parse_sets(args.sets),
                        checkpoints=checkpoints, params=params,
