@@ -19,8 +19,7 @@ from .data.registry import DATASETS, get_dataset
 from .losses import LOSSES, prediction_rule
 
 __all__ = ["TrainConfig", "HELP", "setting", "SettingKind", "setting_kinds", "check_setting",
-           "parse_setting", "config_from_dict", "parse_init",
-           "check_init", "read_config_file"]
+           "parse_setting", "config_from_dict", "parse_init", "check_init", "read_config_file"]
 
 SCHEDULES = ("constant", "cosine", "exponential", "step")
 
