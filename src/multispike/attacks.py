@@ -15,7 +15,7 @@ for every sample, is part of the network rather than of the data, and the study 
 out.
 
 Objective. The attacks maximise the regime's training loss per sample, ``loss_fn(out_times,
-labels) -> (batch,)`` (:func:`training_loss` builds it from a training configuration), so the
+labels) -> (batch,)`` (:func:`multispike.losses.training_loss` builds it from a training configuration), so the
 attacker uses the very signal the network was trained with:
 
 * TTFS: cross-entropy on first spike times. It is differentiable in the input times wherever
@@ -56,52 +56,17 @@ any module mapping input spike times to output spike times (e.g. a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .functional import check_spike_times, positive_int
-from .losses import predict, spike_count_loss, ttfs_cross_entropy
+from .losses import RegimeLoss, predict, training_loss
 
 __all__ = ["RegimeLoss", "training_loss", "input_time_gradient", "allowed_range", "fgsm", "pgd",
            "random_search", "deletion_estimates", "delete_by_gradient", "delete_by_exact_effect",
            "exact_deletion_effects", "delete_at_random", "losses_and_predictions"]
-
-
-@dataclass(frozen=True)
-class RegimeLoss:
-    """The training loss of a regime as a per-sample function of output spike times.
-
-    ``kind`` "ttfs": cross-entropy on first spike times with ``tau_loss`` (a silent label
-    neuron counts as firing at ``silent_time``); "spike_count": targets ``target_true`` /
-    ``target_false``.
-    """
-
-    kind: str
-    tau_loss: float = 0.005
-    silent_time: Optional[float] = None
-    target_true: float = 15.0
-    target_false: float = 3.0
-
-    def __post_init__(self):
-        if self.kind not in ("ttfs", "spike_count"):
-            raise ValueError(f"kind must be 'ttfs' or 'spike_count', got {self.kind!r}")
-
-    def __call__(self, out_times: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if self.kind == "ttfs":
-            return ttfs_cross_entropy(out_times, labels, self.tau_loss, self.silent_time, reduction="none")
-        return spike_count_loss(out_times, labels, self.target_true, self.target_false, reduction="none")
-
-
-def training_loss(config) -> RegimeLoss:
-    """The per-sample training loss of a :class:`multispike.config.TrainConfig` (as the
-    trainer computes it: a silent TTFS label neuron stands at a finite ``t_max``)."""
-    if config.loss == "ttfs":
-        silent = config.t_max if math.isfinite(config.t_max) else None
-        return RegimeLoss("ttfs", tau_loss=config.tau_loss, silent_time=silent)
-    return RegimeLoss("spike_count", target_true=config.target_true, target_false=config.target_false)
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -5,73 +5,27 @@ import argparse
 import dataclasses
 import functools
 import json
-import math
 import os
 import sys
 import typing
 
 from .checkpoint import CheckpointWriteError
-from .config import HELP, TrainConfig
+from .config import HELP, TrainConfig, parse_setting
+from .extras import MissingExtra
 from .train import TrainingInterrupted
 
 __all__ = ["main", "build_parser"]
 
 
-def _none_or(parse):
-    def optional_value(text):
-        return None if text.lower() in ("none", "") else parse(text)
-    return optional_value
-
-
-def _number(parse, what):
-    def number(text):
+def _option_type(name: str):
+    """argparse's reader of setting ``name``: :func:`multispike.config.parse_setting`, whose
+    ValueError argparse reports with the option's name."""
+    def read(text):
         try:
-            return parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    return number
-
-
-def _float_value(text):
-    return math.inf if text.lower() in ("inf", "infinity") else float(text)
-
-
-_float = _number(_float_value, "a number")
-_int = _number(int, "an integer")
-
-
-def _list_of(parse, allow_none=False):
-    def comma_separated_list(text):
-        if allow_none and text.strip().lower() == "none":
-            return []
-        items = [item for item in text.split(",") if item.strip()]
-        if not items:
-            hint = " ('none' for no hidden layer)" if allow_none else ""
-            raise argparse.ArgumentTypeError(f"expected comma-separated values, got an empty "
-                                             f"value{hint}")
-        return [parse(item) for item in items]
-    return comma_separated_list
-
-
-def _field_parser(f: dataclasses.Field):
-    hint = str(f.type)
-    if f.name == "hidden":
-        return _list_of(_int, allow_none=True)
-    if f.name == "max_spikes":
-        return _list_of(_int)
-    if f.name in ("thresholds",):
-        return _list_of(_float)
-    if f.name == "resets":
-        return _none_or(_list_of(_float))
-    if f.name == "init":
-        return _list_of(str)
-    base = {"int": _int, "float": _float, "str": str}
-    for name, parse in base.items():
-        if hint == name:
-            return parse
-        if hint == f"Optional[{name}]":
-            return _none_or(parse)
-    raise TypeError(f"no command-line parser for config field {f.name} ({hint})")
+            return parse_setting(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return read
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -80,10 +34,11 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         if f.name == "name":
             continue
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
-                           type=_field_parser(f), metavar=f.name.upper(), help=HELP.get(f.name, ""))
+                           type=_option_type(f.name), metavar=f.name.upper(), help=HELP[f.name])
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.registry import IMAGE_DATASETS
     from .presets import DEFAULT_PRESET, PRESETS
 
     parser = argparse.ArgumentParser(
@@ -121,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the presets and their settings")
 
     p = sub.add_parser("download", help="download and verify an image data set")
-    p.add_argument("dataset", help="mnist, fashion-mnist or emnist-balanced")
+    p.add_argument("dataset", help=", ".join(IMAGE_DATASETS))
     p.add_argument("--data-dir", default=None, help="root folder (default $MULTISPIKE_DATA or ~/.cache/multispike)")
     p.add_argument("--force", action="store_true",
                    help="download every file again, even those present with good checksums")
@@ -268,7 +223,7 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nmultispike {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
+    except (ValueError, MissingExtra, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
         print(f"multispike {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `multispike presets | head`: the reader left, not an error

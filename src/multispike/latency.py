@@ -5,7 +5,9 @@ The decision at time t uses only the output spikes strictly before t:
 * ``"first_spike"`` (TTFS): the class of the earliest output spike; once made it never
   changes.
 * ``"spike_count"``: the class with most spikes so far, ties broken by the earlier first
-  spike (and then by the lower class index, as :func:`multispike.losses.predict` does).
+  spike (and then by the lower class index).
+
+Both rules are :func:`multispike.losses.decide`, applied here to the spikes before t.
 
 Before the first output spike there is no decision (-1, counted as wrong). For t later than
 every output spike the decision equals :func:`multispike.losses.predict` on the full output.
@@ -26,12 +28,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import predict
+from .losses import RULES, decide, predict
 
 __all__ = ["RULES", "decisions_at", "accuracy_over_time", "decision_times", "LatencySummary",
            "latency_summary", "default_time_grid"]
-
-RULES = ("first_spike", "spike_count")
 
 
 def _check(out_times, rule):
@@ -42,18 +42,6 @@ def _check(out_times, rule):
                          f"{getattr(out_times, 'shape', type(out_times).__name__)}")
     if torch.isnan(out_times).any():
         raise ValueError("out_times contains NaN; use +inf for empty spike slots")
-
-
-def _decide(counts: torch.Tensor, first: torch.Tensor, rule: str) -> torch.Tensor:
-    """Decision from counts (..., classes) of the spikes seen so far and the first spike time
-    of every class (+inf where that class has not fired yet); -1 where nothing fired."""
-    if rule == "first_spike":
-        key = first
-    else:
-        best = counts.max(-1, keepdim=True).values
-        key = torch.where(counts == best, first, torch.full_like(first, math.inf))
-    pred = key.argmin(-1)
-    return torch.where((counts == 0).all(-1), torch.full_like(pred, -1), pred)
 
 
 def _chunk(batch: int, per_sample: int, budget: int = 1 << 22) -> int:
@@ -77,7 +65,7 @@ def decisions_at(out_times: torch.Tensor, t, rule: str) -> torch.Tensor:
         counts = counts.transpose(1, 2)
         first = first_all[i:i + step].unsqueeze(1)  # (b, 1, C)
         first = torch.where(counts > 0, first, torch.full(counts.shape, math.inf, dtype=torch.float64))
-        result[i:i + step] = _decide(counts, first, rule)
+        result[i:i + step] = decide(counts, first, rule)
     return result
 
 
@@ -128,7 +116,7 @@ def _settle_times(times: torch.Tensor, final: torch.Tensor, rule: str) -> torch.
     counts = onehot.cumsum(1)
     first = times.min(-1).values.unsqueeze(1)  # (batch, 1, C)
     first = torch.where(counts > 0, first, torch.full(counts.shape, math.inf, dtype=torch.float64))
-    dec = _decide(counts, first, rule)  # decision after each event (batch, E)
+    dec = decide(counts, first, rule)  # decision after each event (batch, E)
     # spikes at the same time are one event: every event takes the decision of the last
     # event of its group
     same_as_next = torch.zeros_like(finite)

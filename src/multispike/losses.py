@@ -12,6 +12,11 @@
 Both losses are averaged over the batch; ``reduction="none"`` returns one loss per sample
 (``"sum"`` their sum), whose gradients are each sample's own.
 
+A training configuration names its loss (``loss`` = "ttfs" or "spike_count"); this module
+is the one home of what that name means: :func:`training_loss` builds the loss with the
+configuration's settings, :func:`prediction_rule` names the matching prediction rule, and
+:func:`compute_loss` adds the silent-label term the trainer uses.
+
 * Silent label neurons: a sample whose label neuron does not fire gets no gradient for that
   neuron from either loss (the cross-entropy has no first spike time to move, the spike-count
   loss no spike to hand its count error to), so a label neuron that fell silent on part of
@@ -45,13 +50,16 @@ Both losses are averaged over the batch; ``reduction="none"`` returns one loss p
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
 from .membrane import mean_potential, peak_potential
 
 __all__ = ["ttfs_cross_entropy", "silent_label_loss", "spike_count_loss", "spike_counts", "first_spike_times",
-           "predict_first_spike", "predict_spike_count", "predict"]
+           "RULES", "decide", "predict_first_spike", "predict_spike_count", "predict", "LOSSES", "prediction_rule",
+           "RegimeLoss", "training_loss", "compute_loss"]
 
 
 def _check(out_times, labels):
@@ -188,28 +196,112 @@ def spike_count_loss(out_times, labels, target_true=15.0, target_false=3.0, redu
     return _SpikeCountLoss.apply(out_times, targets, reduction)
 
 
+#: The prediction rules: the earliest output spike decides (TTFS), or the most spikes do.
+RULES = ("first_spike", "spike_count")
+
+
+def decide(counts: torch.Tensor, first: torch.Tensor, rule: str) -> torch.Tensor:
+    """The class ``rule`` picks from spike counts (..., classes) and first spike times
+    (..., classes; +inf where a class has not fired); -1 where no class has fired.
+
+    "first_spike": the class of the earliest spike. "spike_count": the class with the most
+    spikes, ties broken by the earlier first spike. Remaining ties go to the lower class
+    index. The one definition of the prediction rules: :func:`predict` applies it to whole
+    outputs, :mod:`multispike.latency` to the spikes before each time.
+    """
+    if rule == "first_spike":
+        key = first
+    elif rule == "spike_count":
+        best = counts.max(-1, keepdim=True).values
+        key = torch.where(counts == best, first, torch.full_like(first, math.inf))
+    else:
+        raise ValueError(f"rule must be 'first_spike' or 'spike_count', got {rule!r}")
+    pred = key.argmin(-1)
+    return torch.where((counts == 0).all(-1), torch.full_like(pred, -1), pred)
+
+
 def predict_first_spike(out_times) -> torch.Tensor:
     """Class of the earliest output spike; -1 where no output neuron fired."""
-    first = first_spike_times(out_times)
-    pred = first.argmin(-1)
-    return torch.where(torch.isinf(first).all(-1), torch.full_like(pred, -1), pred)
+    return predict(out_times, "first_spike")
 
 
 def predict_spike_count(out_times) -> torch.Tensor:
     """Class with the most output spikes, ties broken by the earlier first spike; -1 where
     no output neuron fired."""
-    counts = spike_counts(out_times)
-    best = counts.max(-1, keepdim=True).values
-    first = first_spike_times(out_times)
-    first = torch.where(counts == best, first, torch.full_like(first, math.inf))
-    pred = first.argmin(-1)
-    return torch.where(best.squeeze(-1) == 0, torch.full_like(pred, -1), pred)
+    return predict(out_times, "spike_count")
 
 
 def predict(out_times, rule: str) -> torch.Tensor:
-    """``rule`` is "first_spike" (TTFS) or "spike_count"."""
-    if rule == "first_spike":
-        return predict_first_spike(out_times)
-    if rule == "spike_count":
-        return predict_spike_count(out_times)
-    raise ValueError(f"rule must be 'first_spike' or 'spike_count', got {rule!r}")
+    """The class ``rule`` ("first_spike" (TTFS) or "spike_count") picks from the whole output
+    spike times (batch, classes, slots); see :func:`decide`."""
+    return decide(spike_counts(out_times), first_spike_times(out_times), rule)
+
+#: The losses a training configuration may name, each with its prediction rule.
+_RULE_OF_LOSS = {"spike_count": "spike_count", "ttfs": "first_spike"}
+LOSSES = tuple(_RULE_OF_LOSS)
+
+
+def prediction_rule(loss: str) -> str:
+    """The prediction rule that matches ``loss``: "first_spike" for "ttfs" (the earliest
+    output spike decides), "spike_count" for "spike_count"."""
+    if loss not in _RULE_OF_LOSS:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return _RULE_OF_LOSS[loss]
+
+
+@dataclass(frozen=True)
+class RegimeLoss:
+    """The training loss of a regime as a function of output spike times, per sample by
+    default.
+
+    ``kind`` "ttfs": cross-entropy on first spike times with ``tau_loss`` (a silent label
+    neuron counts as firing at ``silent_time``); "spike_count": targets ``target_true`` /
+    ``target_false``.
+    """
+
+    kind: str
+    tau_loss: float = 0.005
+    silent_time: Optional[float] = None
+    target_true: float = 15.0
+    target_false: float = 3.0
+
+    def __post_init__(self):
+        if self.kind not in LOSSES:
+            raise ValueError(f"kind must be 'ttfs' or 'spike_count', got {self.kind!r}")
+
+    @property
+    def rule(self) -> str:
+        """The prediction rule that matches this loss."""
+        return prediction_rule(self.kind)
+
+    def __call__(self, out_times: torch.Tensor, labels: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+        if self.kind == "ttfs":
+            return ttfs_cross_entropy(out_times, labels, self.tau_loss, self.silent_time, reduction=reduction)
+        return spike_count_loss(out_times, labels, self.target_true, self.target_false, reduction=reduction)
+
+
+def training_loss(config) -> RegimeLoss:
+    """The training loss of a :class:`multispike.config.TrainConfig` (a silent TTFS label
+    neuron stands at a finite ``t_max``)."""
+    if config.loss == "ttfs":
+        silent = config.t_max if math.isfinite(config.t_max) else None
+        return RegimeLoss("ttfs", tau_loss=config.tau_loss, silent_time=silent)
+    return RegimeLoss("spike_count", target_true=config.target_true, target_false=config.target_false)
+
+
+def compute_loss(config, out_times, labels, net=None, in_times=None):
+    """The config's loss averaged over the batch plus, with ``config.silent_label_penalty``
+    > 0, the silent-label term (for either loss), which also needs the network ``net`` and
+    its output layer's input spike times ``in_times``."""
+    loss = training_loss(config)(out_times, labels, reduction="mean")
+    if config.silent_label_penalty > 0:
+        if net is None or in_times is None:
+            raise ValueError("silent_label_penalty > 0 needs the network (net) and the output "
+                             "layer's input spike times (in_times)")
+        out = net.layers[-1]
+        if out.weight.dim() != 2:
+            raise ValueError("silent_label_penalty > 0 needs a fully connected output layer; "
+                             "this network ends with a convolution")
+        loss = loss + config.silent_label_penalty * silent_label_loss(
+            out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
+    return loss

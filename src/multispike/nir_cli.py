@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 
 __all__ = ["add_nir_parsers"]
 
@@ -17,6 +16,8 @@ def _seconds(text):
 
 def add_nir_parsers(subparsers) -> None:
     """Register ``export`` and ``import`` on an argparse subparsers object (sets args.handler)."""
+    from .presets import PRESETS
+
     units = argparse.ArgumentParser(add_help=False)
     units.add_argument("--time-unit", type=float, default=None, metavar="SECONDS",
                        help="seconds per multispike time unit (export default 1; import default: the "
@@ -40,8 +41,8 @@ def add_nir_parsers(subparsers) -> None:
                                           "exactly. Files written by `multispike export` carry their "
                                           "data encoding; for others give --preset (and --max-spikes).")
     p.add_argument("file", help="a .nir file")
-    p.add_argument("--preset", default=None, help="data set and encoding of a preset (default: the "
-                                                  "configuration stored in the file)")
+    p.add_argument("--preset", default=None, choices=list(PRESETS),
+                   help="data set and encoding of a preset (default: the configuration stored in the file)")
     p.add_argument("--data-dir", default=None, help="data folder (default: the configuration's)")
     p.add_argument("--max-spikes", default=None, type=lambda t: [int(v) for v in t.split(",")],
                    help="spike slots per neuron, one or one per layer (default: the file's metadata)")
@@ -51,18 +52,21 @@ def add_nir_parsers(subparsers) -> None:
     p.set_defaults(handler=_cmd_import)
 
 
+def _require_nir() -> None:
+    """A missing nir package is reported before any work (the CLI prints the install command)."""
+    from .extras import require
+    require("nir", "nir", "NIR interchange")
+
+
 def _cmd_export(args) -> int:
     from .nir import to_nir, write_graph
     from .train import load_trained
 
+    _require_nir()
     net, config = load_trained(args.checkpoint)
-    try:
-        graph = to_nir(net, time_unit=1.0 if args.time_unit is None else args.time_unit, dt=args.dt,
-                       metadata={CONFIG_KEY: json.dumps(dataclasses.asdict(config))})
-        write_graph(graph, args.out)
-    except ImportError as exc:
-        print(f"multispike export: error: {exc}", file=sys.stderr)
-        return 2
+    graph = to_nir(net, time_unit=1.0 if args.time_unit is None else args.time_unit, dt=args.dt,
+                   metadata={CONFIG_KEY: json.dumps(dataclasses.asdict(config))})
+    write_graph(graph, args.out)
     layers = " -> ".join(str(n) for n in net.sizes)
     if net.input_shape is not None:
         layers = "x".join(str(n) for n in net.input_shape) + "-" + net.architecture
@@ -81,11 +85,8 @@ def _cmd_import(args) -> int:
     from .presets import get_preset
     from .train import evaluate, load_data
 
-    try:
-        graph = read_graph(args.file)
-    except ImportError as exc:
-        print(f"multispike import: error: {exc}", file=sys.stderr)
-        return 2
+    _require_nir()
+    graph = read_graph(args.file)
     stored = graph.metadata.get(CONFIG_KEY) if isinstance(graph.metadata, dict) else None
     if args.preset is not None:
         config = get_preset(args.preset)

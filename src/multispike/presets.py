@@ -55,11 +55,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .config import TrainConfig
+from .data.registry import get_dataset
 
 __all__ = ["PRESETS", "get_preset", "DEFAULT_PRESET"]
-
-_N_CLASSES = {"mnist": 10, "fashion-mnist": 10, "emnist-balanced": 47}
-
 
 def _image_multispike(dataset):
     return TrainConfig(
@@ -99,7 +97,7 @@ _CONV_LAYERS = "15c5-p2-40c5-p2-300"
 
 def _image_conv(dataset):
     return TrainConfig(
-        name=f"{dataset}-conv", dataset=dataset, architecture=f"{_CONV_LAYERS}-{_N_CLASSES[dataset]}",
+        name=f"{dataset}-conv", dataset=dataset, architecture=f"{_CONV_LAYERS}-{n_classes(dataset)}",
         tau_s=0.13, thresholds=[0.04, 0.8, 0.6, 0.3], resets=None, max_spikes=[1, 3, 10, 30],
         t_max=0.2, init=["uniform:-1:1"] * 4, t_window=0.1, loss="spike_count",
         target_true=30.0, target_false=3.0, lr=0.003, lr_schedule="step", lr_halving_epochs=10,
@@ -149,7 +147,8 @@ DEFAULT_PRESET = "yinyang-multispike"
 
 
 def n_classes(dataset: str) -> int:
-    return 3 if dataset == "yinyang" else _N_CLASSES[dataset]
+    """The number of classes of ``dataset`` (from the data set registry)."""
+    return get_dataset(dataset).n_classes
 
 
 def get_preset(name: str, **overrides) -> TrainConfig:

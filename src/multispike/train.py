@@ -33,7 +33,7 @@ from .distributed import current_group, quiet
 from .encoding import encode_images, encode_yinyang
 from .functional import all_finite
 from .kernels.compilation import report_compilation
-from .losses import predict, silent_label_loss, spike_count_loss, ttfs_cross_entropy
+from .losses import compute_loss, predict
 from .metrics import ActivityTotals, accumulate_activity
 from .network import SpikingNetwork
 from .presets import n_classes
@@ -184,28 +184,6 @@ def build_optimizer(config: TrainConfig, net: SpikingNetwork) -> torch.optim.Ada
     """Adam with the config's learning rate; the fused CPU kernel (same update rule) is
     about 8x faster than the per-tensor loop on the 784-800-10 network."""
     return torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)
-
-
-def compute_loss(config: TrainConfig, out_times, labels, net=None, in_times=None):
-    """The config's loss plus, with ``config.silent_label_penalty`` > 0, the silent-label
-    term (for either loss), which also needs the network ``net`` and its output layer's
-    input spike times ``in_times``."""
-    if config.loss == "ttfs":
-        silent = config.t_max if math.isfinite(config.t_max) else None
-        loss = ttfs_cross_entropy(out_times, labels, config.tau_loss, silent_time=silent)
-    else:
-        loss = spike_count_loss(out_times, labels, config.target_true, config.target_false)
-    if config.silent_label_penalty > 0:
-        if net is None or in_times is None:
-            raise ValueError("silent_label_penalty > 0 needs the network (net) and the output "
-                             "layer's input spike times (in_times)")
-        out = net.layers[-1]
-        if out.weight.dim() != 2:
-            raise ValueError("silent_label_penalty > 0 needs a fully connected output layer; "
-                             "this network ends with a convolution")
-        loss = loss + config.silent_label_penalty * silent_label_loss(
-            out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
-    return loss
 
 
 @torch.no_grad()

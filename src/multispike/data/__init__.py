@@ -8,13 +8,17 @@ from .download import default_data_dir, download_dataset
 from .errors import DatasetError
 from .idx import read_idx, write_idx
 from .images import ImageDataset, load_image_dataset
-from .registry import IMAGE_DATASETS, Archive, DataFile, ImageDatasetSpec, get_image_dataset_spec
+from .registry import (DATASETS, IMAGE_DATASETS, Archive, DatasetInfo, DataFile, ImageDatasetSpec,
+                       get_dataset, get_image_dataset_spec)
 from .yinyang import YINYANG_CLASS_NAMES, generate_yinyang, load_yinyang, yinyang_class
 
 __all__ = [
     "DatasetError",
     "read_idx",
     "write_idx",
+    "DATASETS",
+    "DatasetInfo",
+    "get_dataset",
     "IMAGE_DATASETS",
     "Archive",
     "DataFile",

@@ -1,5 +1,8 @@
-"""Descriptions of the downloadable image data sets: file names, mirrors and checksums.
+"""The data sets multispike knows: their classes, sample shapes and spike encodings, and for
+the downloadable image data sets their file names, mirrors and checksums.
 
+:data:`DATASETS` is the one list of data sets (the trainer, the presets and the command
+line read it); :data:`IMAGE_DATASETS` holds the download descriptions of its image sets.
 The registry is read-only. To use another source (a local server in tests, a private
 mirror), build your own :class:`ImageDatasetSpec` (``dataclasses.replace`` on a registered
 one is convenient) and pass it wherever a data set name is accepted.
@@ -174,6 +177,50 @@ EMNIST_BALANCED = ImageDatasetSpec(
 IMAGE_DATASETS: Mapping[str, ImageDatasetSpec] = MappingProxyType(
     {spec.name: spec for spec in (MNIST, FASHION_MNIST, EMNIST_BALANCED)}
 )
+
+
+#: Spike encodings of data sets (see :class:`DatasetInfo`).
+ENCODINGS = ("image", "yinyang")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A data set as the trainer sees it.
+
+    ``n_classes`` output classes; ``sample_shape`` the shape of one raw sample
+    ((channels, height, width) for images, (features,) otherwise); ``encoding`` how a sample
+    becomes input spike times: "image" (one spike per pixel within ``t_window``,
+    :func:`multispike.encoding.encode_images`) or "yinyang" (coordinates between ``t_early``
+    and ``t_late`` plus an optional bias spike, :func:`multispike.encoding.encode_yinyang`).
+    ``image`` is the download description of an image data set, None for the others.
+    """
+
+    name: str
+    n_classes: int
+    sample_shape: tuple[int, ...]
+    encoding: str
+    image: ImageDatasetSpec | None = None
+
+
+def _image_info(spec: ImageDatasetSpec) -> DatasetInfo:
+    return DatasetInfo(spec.name, spec.n_classes, (1, *spec.image_shape), "image", spec)
+
+
+#: Every data set by name (read-only), in the order the command line lists them. Yin-Yang
+#: samples are the 4-vectors (x, y, 1 - x, 1 - y) of :mod:`multispike.data.yinyang`, in
+#: three classes (yin, yang, dot).
+DATASETS: Mapping[str, DatasetInfo] = MappingProxyType(
+    {info.name: info for info in (*map(_image_info, IMAGE_DATASETS.values()),
+                                  DatasetInfo("yinyang", 3, (4,), "yinyang"))}
+)
+
+
+def get_dataset(name: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` registered under ``name``; ValueError listing the known names."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {name!r}") from None
 
 
 def get_image_dataset_spec(name: str | ImageDatasetSpec) -> ImageDatasetSpec:

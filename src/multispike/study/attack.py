@@ -62,17 +62,10 @@ def settings(ctx: StudyContext) -> dict:
             "example_epsilon": sorted(epsilons)[len(epsilons) // 2] if len(epsilons) > 1 else 0.0}
 
 
-def attack_window(config) -> tuple:
-    """(t_lo, t_hi): the encoding window of a training configuration's inputs."""
-    if config.dataset == "yinyang":
-        return config.t_early, config.t_late
-    return 0.0, config.t_window
-
-
 def attackable_inputs(config, n_inputs: int) -> torch.Tensor:
     """Input neurons carrying data: all but the Yin-Yang bias input."""
     mask = torch.ones(n_inputs, dtype=torch.bool)
-    if config.dataset == "yinyang" and config.bias_time is not None:
+    if config.encoding == "yinyang" and config.bias_time is not None:
         mask[-1] = False
     return mask
 
@@ -92,7 +85,7 @@ def attack_task(checkpoint: str, epsilons: list, deletions: list, steps: int, re
     net, config, data = load_for_analysis(checkpoint, data_dir, test_size)
     net.requires_grad_(False)
     loss_fn, rule = A.training_loss(config), config.prediction_rule
-    lo, hi = attack_window(config)
+    lo, hi = config.input_window
     window_length = hi - lo
     attackable = attackable_inputs(config, data.n_inputs)
     x_all, y_all = data.x_test, data.y_test

@@ -22,6 +22,9 @@ def _ints(text):
 
 def add_study_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``study`` subcommand on an argparse subparsers object."""
+    from ..cli_options import add_executor_options
+    from .common import regime_presets
+
     p = subparsers.add_parser(
         "study", help="run the TTFS vs multi-spike trade-off experiments",
         description="Trade-off experiments (accuracy, budget, latency, noise, attack, convergence, claims, or all). "
@@ -31,18 +34,9 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="small scale (Yin-Yang, few epochs, 2 seeds, coarse grids): minutes, for tests and CI")
     p.add_argument("--out", default=None, help="output folder (default study-results/quick or study-results/full)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="parallel worker processes (default: the number of cores)")
-    p.add_argument("--serial", action="store_true", help="run every task in this process, one kernel thread (same as --executor serial)")
-    p.add_argument("--executor", choices=["local", "serial", "ray"], default=None,
-                   help="where tasks run: local process pool (default), this process, or Ray tasks "
-                        "(needs `pip install \"multispike[distributed]\"`)")
-    p.add_argument("--address", default=None,
-                   help="ray: address of a running Ray cluster ('auto' or HOST:PORT; default: start a "
-                        "local instance with --workers CPUs)")
-    p.add_argument("--dataset", default="yinyang",
-                   choices=["yinyang", "mnist", "fashion-mnist", "emnist-balanced", "mnist-conv",
-                            "fashion-mnist-conv"],
+    add_executor_options(p, ("local", "serial", "ray"), default=None)
+    p.add_argument("--serial", action="store_true", help="the same as --executor serial")
+    p.add_argument("--dataset", default="yinyang", choices=list(regime_presets()),
                    help="data set of the trained networks (default yinyang; images need --data-dir or "
                         "a download); mnist-conv / fashion-mnist-conv: the convolutional presets")
     p.add_argument("--data-dir", default=None, help="data folder (for checkpoints: overrides the stored one)")
@@ -87,13 +81,13 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def parse_sets(items, reserved=("seed", "name")) -> dict:
-    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}}.
-    The ``reserved`` settings are refused (the study chooses seeds and names itself)."""
-    from ..config import TrainConfig
+    """['epochs=3', 'multispike.lr=0.01'] -> {'all': {'epochs': 3}, 'multispike': {'lr': 0.01}};
+    each value read by its field type (:func:`multispike.config.parse_setting`). The
+    ``reserved`` settings are refused (the study chooses seeds and names itself)."""
+    from ..config import TrainConfig, parse_setting
     from .common import REGIMES
 
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    defaults = TrainConfig()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -104,36 +98,13 @@ def parse_sets(items, reserved=("seed", "name")) -> dict:
         name = name.replace("-", "_")
         if regime not in ("all", *REGIMES):
             raise ValueError(f"--set {item!r}: the prefix must be one of {REGIMES}")
-        if name not in fields or name in reserved:
+        if name not in names or name in reserved:
             raise ValueError(f"--set {item!r}: unknown or reserved setting {name!r}")
-        out.setdefault(regime, {})[name] = _parse_value(name, value.strip(), getattr(defaults, name))
+        try:
+            out.setdefault(regime, {})[name] = parse_setting(name, value.strip())
+        except ValueError as exc:
+            raise ValueError(f"--set {item!r}: {exc}") from None
     return out
-
-
-def _parse_value(name, text, default):
-    import math
-
-    def number(t):
-        if t.lower() in ("inf", "infinity"):
-            return math.inf
-        return int(t) if t.lstrip("-").isdigit() and name not in _FLOAT_FIELDS else float(t)
-
-    if text.lower() in ("none", "null"):
-        return None
-    if isinstance(default, list) or name == "resets":
-        items = [v.strip() for v in text.split(",") if v.strip()]
-        if name == "init":
-            return items
-        return [int(v) for v in items] if name in ("hidden", "max_spikes") else [number(v) for v in items]
-    if isinstance(default, str) or name == "data_dir":
-        return text
-    if isinstance(default, int) and not isinstance(default, bool) and name not in _FLOAT_FIELDS:
-        return int(text)
-    return number(text)
-
-
-_FLOAT_FIELDS = {"tau_s", "t_max", "t_window", "t_early", "t_late", "bias_time", "target_true",
-                 "target_false", "tau_loss", "lr", "lr_gamma", "thresholds", "resets"}
 
 
 def run_study_command(args) -> int:
@@ -153,13 +124,7 @@ def run_study_command(args) -> int:
                                             "repeats", "analyse", "test_size", "epsilons", "deletions",
                                             "attack_steps") if getattr(args, k) is not None}
     out = args.out or os.path.join("study-results", "quick" if args.quick else "full")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    try:
-        executor = _make_executor(args)
-    except ImportError as exc:  # an optional extra is missing: say what to install
-        print(f"multispike study: error: {exc}", file=sys.stderr)
-        return 2
+    executor = _make_executor(args)
     ctx = StudyContext(out=out, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir,
                        executor=executor, seeds=args.seeds, overrides=parse_sets(args.sets),
                        checkpoints=checkpoints, params=params,

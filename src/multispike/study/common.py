@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import math
 from dataclasses import dataclass, field
@@ -28,19 +29,24 @@ __all__ = ["REGIMES", "REGIME_LABELS", "StudyContext", "regime_config", "train_t
 REGIMES = ("ttfs", "multispike")
 REGIME_LABELS = {"ttfs": "TTFS (1 spike)", "multispike": "multi-spike"}
 
-_PRESET_DATASET = {"yinyang": "yinyang", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
-                   "emnist-balanced": "emnist", "mnist-conv": "mnist-conv",
-                   "fashion-mnist-conv": "fashion-mnist-conv"}
+@functools.lru_cache(maxsize=None)
+def regime_presets() -> dict:
+    """{study data set: {regime: preset name}}, read from the presets' own data set, layers
+    and loss: a data set of the registry ("mnist"), or "<data set>-conv" for the
+    convolutional presets, that has a preset of both regimes; in the presets' order."""
+    from ..presets import PRESETS
+
+    table = {}
+    for name, make in PRESETS.items():
+        config = make()
+        key = config.dataset + ("-conv" if config.architecture else "")
+        table.setdefault(key, {})["ttfs" if config.loss == "ttfs" else "multispike"] = name
+    return {key: regimes for key, regimes in table.items() if set(regimes) == set(REGIMES)}
 
 
 def preset_name(dataset: str, regime: str) -> str:
-    """The preset of ``regime`` for a study ``dataset``: ``<prefix>-<regime>``, except for
-    the convolutional networks, whose presets are ``<prefix>`` (multi-spike) and
-    ``<prefix>-ttfs``."""
-    prefix = _PRESET_DATASET[dataset]
-    if prefix.endswith("-conv"):
-        return prefix if regime == "multispike" else f"{prefix}-{regime}"
-    return f"{prefix}-{regime}"
+    """The preset of ``regime`` for a study ``dataset`` (see :func:`regime_presets`)."""
+    return regime_presets()[dataset][regime]
 
 #: Changes to the presets used by the study, per (dataset, regime), stated in the report.
 #: None at present: the Yin-Yang presets train reliably across seeds as they are.
@@ -68,8 +74,8 @@ class StudyContext:
 
     def __post_init__(self):
         self.out = Path(self.out).absolute()
-        if self.dataset not in _PRESET_DATASET:
-            raise ValueError(f"dataset must be one of {tuple(_PRESET_DATASET)}, got {self.dataset!r}")
+        if self.dataset not in regime_presets():
+            raise ValueError(f"dataset must be one of {tuple(regime_presets())}, got {self.dataset!r}")
         for regime in self.checkpoints:
             if regime not in REGIMES:
                 raise ValueError(f"checkpoints are keyed by regime {REGIMES}, got {regime!r}")

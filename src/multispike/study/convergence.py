@@ -67,6 +67,17 @@ def _block_diagonal(blocks: torch.Tensor) -> torch.Tensor:
     return (eye[:, None, :, None] * blocks[:, :, None, :]).reshape(r * n_out, r * n_in)
 
 
+def regime_loss(regime: str):
+    """The training loss of ``regime`` on the toy problem (the library's losses; a silent
+    TTFS label neuron counts as firing at t_max, as in the trainer)."""
+    from ..losses import RegimeLoss
+
+    rs = REGIME_SETTINGS[regime]
+    if rs["loss"] == "ttfs":
+        return RegimeLoss("ttfs", tau_loss=rs["tau_loss"], silent_time=PROBLEM["t_max"])
+    return RegimeLoss("spike_count", target_true=rs["target_true"], target_false=rs["target_false"])
+
+
 def train_repeats(weights: torch.Tensor, regime: str, epochs: int = PROBLEM["epochs"],
                   lr: float = PROBLEM["lr"]) -> dict:
     """Train R independent 4->2 networks (initial ``weights`` (R, 2, 4)) with plain
@@ -78,14 +89,14 @@ def train_repeats(weights: torch.Tensor, regime: str, epochs: int = PROBLEM["epo
     pairs without any spike at the initial weights.
     """
     from ..functional import lif
-    from ..losses import predict, spike_count_loss, ttfs_cross_entropy
+    from ..losses import predict
 
     rs = REGIME_SETTINGS[regime]
     p = PROBLEM
     blocks = weights.detach().clone().to(torch.float64)
     repeats = blocks.shape[0]
     x, labels = _problem(repeats)
-    rule = "first_spike" if rs["loss"] == "ttfs" else "spike_count"
+    loss_fn = regime_loss(regime)
     k = rs["max_spikes"]
     accuracy = torch.zeros((repeats, epochs + 1), dtype=torch.float64)
     initial_silent = torch.zeros(repeats, dtype=torch.float64)
@@ -98,18 +109,7 @@ def train_repeats(weights: torch.Tensor, regime: str, epochs: int = PROBLEM["epo
         return out.reshape(2, repeats, 2, k).transpose(0, 1).reshape(repeats * 2, 2, k)
 
     def score(out):
-        return (predict(out.detach(), rule) == labels).reshape(repeats, 2).to(torch.float64).mean(1)
-
-    def per_repeat_loss(out):
-        if rs["loss"] == "ttfs":
-            first = out.min(-1).values
-            first = torch.where(torch.isinf(first), torch.full_like(first, p["t_max"]), first).detach()
-            logits = -first / rs["tau_loss"]
-            return torch.nn.functional.cross_entropy(logits, labels, reduction="none").reshape(repeats, 2).mean(1)
-        counts = torch.isfinite(out).sum(-1).to(torch.float64)
-        targets = torch.full_like(counts, rs["target_false"])
-        targets[torch.arange(len(labels)), labels] = rs["target_true"]
-        return (0.5 * ((targets - counts) ** 2).sum(-1)).reshape(repeats, 2).mean(1)
+        return (predict(out.detach(), loss_fn.rule) == labels).reshape(repeats, 2).to(torch.float64).mean(1)
 
     for epoch in range(epochs):
         b = blocks.clone().requires_grad_(True)
@@ -118,12 +118,8 @@ def train_repeats(weights: torch.Tensor, regime: str, epochs: int = PROBLEM["epo
         if epoch == 0:  # share of (sample, output neuron) pairs without a spike at the start
             initial_silent = torch.isinf(out.detach()).all(-1).reshape(repeats, 4).to(torch.float64).mean(1)
         with torch.no_grad():
-            losses[:, epoch] = per_repeat_loss(out.detach())
-        if rs["loss"] == "ttfs":
-            silent = p["t_max"]
-            loss = ttfs_cross_entropy(out, labels, rs["tau_loss"], silent_time=silent) * repeats
-        else:
-            loss = spike_count_loss(out, labels, rs["target_true"], rs["target_false"]) * repeats
+            losses[:, epoch] = loss_fn(out.detach(), labels).reshape(repeats, 2).mean(1)
+        loss = loss_fn(out, labels, reduction="mean") * repeats
         (grad,) = torch.autograd.grad(loss, b)
         ok = torch.isfinite(grad).flatten(1).all(1)  # skip the step of a repeat with a bad gradient
         grad = torch.where(ok[:, None, None], grad, torch.zeros_like(grad))

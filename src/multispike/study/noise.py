@@ -48,9 +48,8 @@ def settings(ctx: StudyContext) -> dict:
 
 def coding_window(config) -> float:
     """Length of the input coding window of a training configuration."""
-    if config.dataset == "yinyang":
-        return config.t_late - config.t_early
-    return config.t_window
+    t_lo, t_hi = config.input_window
+    return t_hi - t_lo
 
 
 def noise_task(checkpoint: str, kind: str, levels: list, seeds: int, data_dir=None, test_size=None) -> dict:

@@ -8,18 +8,14 @@ Ray is an optional dependency (``pip install "multispike[distributed]"``).
 """
 from __future__ import annotations
 
-__all__ = ["RayExecutor", "require_ray", "connect", "with_threads"]
+from ..extras import require
 
-INSTALL_HINT = 'pip install "multispike[distributed]"  (or: pip install ray optuna)'
+__all__ = ["RayExecutor", "require_ray", "connect", "with_threads"]
 
 
 def require_ray():
-    """The ``ray`` module, or an ImportError that says what to install."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError(f"the Ray executor needs Ray: {INSTALL_HINT}") from None
-    return ray
+    """The ``ray`` module, or a :class:`multispike.extras.MissingExtra` that says what to install."""
+    return require("ray", "distributed", "the Ray executor")
 
 
 def connect(address: str | None = None, workers: int | None = None) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
@@ -10,7 +9,9 @@ __all__ = ["add_sweep_parser", "run_sweep_command"]
 
 def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``sweep`` subcommand on an argparse subparsers object."""
+    from ..cli_options import add_executor_options, deprecated_alias
     from ..presets import DEFAULT_PRESET, PRESETS
+    from .search import EXECUTORS, PRUNERS
 
     p = subparsers.add_parser(
         "sweep", help="search hyperparameters (Optuna TPE with pruning) for the best validation accuracy",
@@ -28,13 +29,13 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default: the preset's)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a fixed setting for every trial, e.g. --set hidden=30; repeatable")
-    p.add_argument("--pruner", choices=["asha", "median", "none"], default="asha",
+    p.add_argument("--pruner", choices=PRUNERS, default="asha",
                    help="early stopping of trials: asynchronous successive halving (default), median, none")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampler (the training seed is --set seed=N)")
-    p.add_argument("--executor", choices=["serial", "ray"], default="serial",
-                   help="run trials in this process (default) or as Ray tasks")
-    p.add_argument("--address", default=None, help="ray: address of a running cluster (default: a local instance)")
-    p.add_argument("--workers", type=int, default=None, help="ray: CPUs of the local instance (default: all)")
+    p.add_argument("--sampler-seed", type=int, default=0,
+                   help="seed of the sampler (the training seed is --set seed=N)")
+    p.add_argument("--seed", type=int, dest="sampler_seed", action=deprecated_alias("--sampler-seed"),
+                   help=argparse.SUPPRESS)
+    add_executor_options(p, EXECUTORS, default="serial")
     p.set_defaults(handler=run_sweep_command)
     return p
 
@@ -54,15 +55,12 @@ def run_sweep_command(args) -> int:
     params = [parse_param(text) for text in args.params]
     if args.address is not None and args.executor != "ray":
         raise ValueError("--address needs --executor ray")
-    try:
-        from .report import write_sweep_outputs
-        from .search import run_sweep
-        t0 = time.perf_counter()
-        book = run_sweep(base, params, args.trials, args.out, pruner=args.pruner, seed=args.seed, executor=args.executor,
-                         address=args.address, workers=args.workers, log=lambda m: print(m, flush=True))
-    except ImportError as exc:  # an optional extra is missing: say what to install
-        print(f"multispike sweep: error: {exc}", file=sys.stderr)
-        return 2
+    from .report import write_sweep_outputs
+    from .search import run_sweep
+    t0 = time.perf_counter()
+    book = run_sweep(base, params, args.trials, args.out, pruner=args.pruner, seed=args.sampler_seed,
+                     executor=args.executor, address=args.address, workers=args.workers,
+                     log=lambda m: print(m, flush=True))
     best = write_sweep_outputs(book.study, base, args.out, params)
     states = [t.state.name for t in book.study.get_trials(deepcopy=False)]
     counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL") if s in states)

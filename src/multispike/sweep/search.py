@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 
 from ..config import TrainConfig
+from ..extras import require
 from .space import Param, apply_params
 from .trial import require_validation, run_trial
 
@@ -21,15 +22,11 @@ __all__ = ["TrialBook", "run_sweep", "JOURNAL", "STUDY_NAME"]
 JOURNAL = "optuna-journal.log"
 STUDY_NAME = "multispike-sweep"
 PRUNERS = ("asha", "median", "none")
-INSTALL_HINT = 'pip install "multispike[distributed]"  (or: pip install optuna ray)'
+EXECUTORS = ("serial", "ray")  # where trials run (the words of multispike.cli_options.EXECUTORS)
 
 
 def _require_optuna():
-    try:
-        import optuna
-    except ImportError:
-        raise ImportError(f"multispike sweep needs Optuna: {INSTALL_HINT}") from None
-    return optuna
+    return require("optuna", "distributed", "multispike sweep")
 
 
 def make_pruner(name: str):
@@ -131,8 +128,8 @@ def run_sweep(base: TrainConfig, params: list[Param], trials: int, out, pruner: 
         raise ValueError(f"trials must be >= 1, got {trials}")
     if not params:
         raise ValueError("a sweep needs at least one --param")
-    if executor not in ("serial", "ray"):
-        raise ValueError(f"executor must be 'serial' or 'ray', got {executor!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     require_validation(base)
     out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ..config import TrainConfig
+from ..config import TrainConfig, setting_kinds
 
 __all__ = ["Param", "parse_param", "apply_params"]
 
@@ -59,9 +59,9 @@ def parse_param(text: str) -> Param:
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     if match is None or match.group(1) not in fields or match.group(1) in ("name", "seed", "epochs"):
         raise ValueError(f"--param {text!r}: {name!r} is not a searchable TrainConfig setting")
-    default = getattr(TrainConfig(), match.group(1))
-    if isinstance(default, list) != (match.group(2) is not None) and match.group(1) != "resets":
-        need = f"an index, e.g. {match.group(1)}[0]" if isinstance(default, list) else "no index"
+    is_list = setting_kinds()[match.group(1)].is_list
+    if is_list != (match.group(2) is not None):
+        need = f"an index, e.g. {match.group(1)}[0]" if is_list else "no index"
         raise ValueError(f"--param {text!r}: {match.group(1)} needs {need}")
     kind, _, rest = spec.strip().partition(":")
     if kind == "choice":
