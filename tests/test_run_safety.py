@@ -121,7 +121,8 @@ def test_extending_epochs_says_what_happens_to_the_schedule(tmp_path, capsys):
 
 
 def interrupt_in_the_first_batch(monkeypatch):
-    """Ctrl-C while the first epoch runs: SIGINT arrives during the first batch's loss."""
+    """Ctrl-C as training starts: SIGINT arrives during the first loss computed (the
+    compilation step's, before the first batch)."""
     compute_loss = train_module.compute_loss
     sent = []
 

@@ -468,12 +468,14 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
         write_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
 
     rule = config.prediction_rule
-    _compile_kernels(config, data, net, log)
     has_val = len(data.y_val) > 0
     if not has_val:
         log("no validation split (val_size = 0): no checkpoint is selected, best.pt is not written")
     n_train = len(data.x_train)
     with _sigint_stops_after_batch() as stop:
+        _compile_kernels(config, data, net, log)
+        if stop.requested:
+            raise TrainingInterrupted(out, start)
         for epoch in range(start, config.epochs):
             lr = learning_rate(config, epoch)
             for group in optimizer.param_groups:
