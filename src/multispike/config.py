@@ -102,7 +102,7 @@ class TrainConfig:
     @property
     def n_layers(self) -> int:
         if self.architecture:
-            return len(neuron_layers(self.architecture))
+            return len(_neuron_layer_specs(self.architecture))
         return len(self.hidden) + 1
 
     @property
@@ -276,7 +276,7 @@ def parse_setting(name: str, text: str):
     return [_parse_item(kind.item, item) for item in items]
 
 
-def neuron_layers(architecture: str) -> list:
+def _neuron_layer_specs(architecture: str) -> list:
     """The layers with neurons (convolution, fully connected) of an architecture spec."""
     from .architecture import Pool, parse_architecture
     return [layer for layer in parse_architecture(architecture)[1] if not isinstance(layer, Pool)]

@@ -4,6 +4,18 @@ The layer's steps (``steps.py``) on tensors: merge each sample's input spikes in
 time-ordered event list, simulate the neurons through it keeping the spike log, and walk the
 log backwards for the gradients; without autograd one inference kernel does the merge and the
 simulation. The model and the layouts are described in :mod:`multispike.functional`.
+
+Four entry points, each for one caller:
+
+- :func:`lif` (times, weight, constants as numbers) -> spike times, differentiable: the
+  pure function for users who keep their own weights;
+- :func:`lif_with_saturation`: the same, and the mask of neurons whose spike slots filled up
+  (spikes were dropped), for users who size ``max_spikes``;
+- :func:`lif_layer` (times, weight, :class:`LIFParameters`) -> (spike times, mask): the same
+  with the constants as one validated record, which :class:`multispike.LIF` hands through;
+- :func:`infer_lif`: no autograd, a transposed weight computed once for many chunks, and
+  event lists handed from layer to layer: :class:`multispike.SpikingNetwork`'s chunked
+  inference.
 """
 from __future__ import annotations
 

@@ -52,6 +52,13 @@ def _check_dtype(dtype) -> None:
                         f"types), got {dtype}")
 
 
+#: The layers' defaults: the neuron of the paper's multi-spike MNIST hidden layer (synaptic
+#: time constant, threshold, spike slots), the same for :class:`LIF` and :class:`ConvLIF`.
+DEFAULT_TAU_S = 0.13
+DEFAULT_THRESHOLD = 0.2
+DEFAULT_MAX_SPIKES = 30
+
+
 class _Neurons(nn.Module):
     """What :class:`LIF` and :class:`ConvLIF` share: the neuron constants (``params``, readable
     as attributes), the weight and its initialisation, the saturation record, and the refusal
@@ -100,8 +107,9 @@ class LIF(_Neurons):
     the default uniform(-1, 1) is the paper's multi-spike initialisation.
     """
 
-    def __init__(self, in_features: int, out_features: int, tau_s: float = 0.13,
-                 threshold: float = 0.2, reset: float | None = None, max_spikes: int = 30,
+    def __init__(self, in_features: int, out_features: int, tau_s: float = DEFAULT_TAU_S,
+                 threshold: float = DEFAULT_THRESHOLD, reset: float | None = None,
+                 max_spikes: int = DEFAULT_MAX_SPIKES,
                  t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32):
         super().__init__()
         positive_int("in_features", in_features)
@@ -116,36 +124,27 @@ class LIF(_Neurons):
                           tau_s, threshold, reset, max_spikes, t_max, init)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
-        self._check_in_features(times)
+        self.check_input(times)
         out, saturated = lif_layer(times, self.weight, self.params)
         self.record_saturation(saturated)
         return out
 
-    def infer(self, times: torch.Tensor | None, weight_t: torch.Tensor, events=None,
-              emit_t_max: float | None = None, emit_into=None, keep_times: bool = True):
-        """Inference with ``weight_t = functional.transposed_weight(self.weight, times.dtype)``
-        computed once by the caller for many chunks of a batch (no autograd).
-
-        Returns the output spike times; with ``emit_t_max`` (the next layer's t_max) the
-        pair (spike times, event lists for the next layer's ``events``, or None), which lets
-        a network skip re-merging each hidden layer's output (``SpikingNetwork``). With
-        ``events``, ``times`` may be None; ``emit_into`` passes the previous chunk's event
-        lists back for their memory; ``keep_times=False`` skips writing the spike times
-        when event lists are emitted (None is returned for them); see :func:`functional.infer_lif`.
-        """
-        if events is None:
-            self._check_in_features(times)
-            check_spike_times(times, "times", values=False)
-        if weight_t.shape != (self.in_features, self.out_features) or (
-                times is not None and weight_t.dtype != times.dtype):
+    def infer(self, times: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+        """The output spike times without autograd, with ``weight_t =
+        functional.transposed_weight(self.weight, times.dtype)`` computed once by the caller
+        for many chunks of a batch. (A network's chunked inference also hands event lists
+        from layer to layer: :meth:`multispike.SpikingNetwork.forward`.)"""
+        self.check_input(times)
+        check_spike_times(times, "times", values=False)
+        if weight_t.shape != (self.in_features, self.out_features) or weight_t.dtype != times.dtype:
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
-        out, saturated, emitted = infer_lif(times, weight_t, self.params, events,
-                                                    emit_t_max, emit_into, keep_times)
+        out, saturated, _ = infer_lif(times, weight_t, self.params)
         self.record_saturation(saturated)
-        return out if emit_t_max is None else (out, emitted)
+        return out
 
-    def _check_in_features(self, times) -> None:
+    def check_input(self, times) -> None:
+        """ValueError unless (batch, neurons, slots) ``times`` has ``in_features`` neurons."""
         if isinstance(times, torch.Tensor) and times.dim() == 3 and times.shape[1] != self.in_features:
             raise ValueError(f"times has {times.shape[1]} input neurons on axis 1, "
                              f"but this layer has in_features = {self.in_features}")
@@ -168,8 +167,9 @@ class ConvLIF(_Neurons):
     neurons that hit ``max_spikes`` and ``n_saturated`` its count.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, tau_s: float,
-                 threshold: float, reset: float | None = None, max_spikes: int = 1,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *,
+                 tau_s: float = DEFAULT_TAU_S, threshold: float = DEFAULT_THRESHOLD,
+                 reset: float | None = None, max_spikes: int = DEFAULT_MAX_SPIKES,
                  t_max: float = math.inf, stride: int = 1, padding: int = 0,
                  init=("uniform", -1.0, 1.0), dtype=torch.float32):
         super().__init__()

@@ -8,11 +8,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .architecture import (Conv, Pool, format_architecture, input_shape_for, layer_shapes,
+from .architecture import (Conv, Dense, Pool, format_architecture, input_shape_for, layer_shapes,
                            parse_architecture)
 from .checks import check_spike_times
 from .convolution import spike_pool2d
-from .dense import transposed_weight
+from .dense import infer_lif, transposed_weight
 from .layers import LIF, ConvLIF
 
 __all__ = ["SpikingNetwork"]
@@ -32,6 +32,27 @@ def _layer_settings(n_layers, thresholds, resets, max_spikes, inits):
         inits = [inits] * n_layers
     return (_per_layer("thresholds", thresholds, n_layers), _per_layer("resets", resets, n_layers),
             _per_layer("max_spikes", max_spikes, n_layers), _per_layer("inits", inits, n_layers))
+
+
+def _checked_architecture(spec: str, n_inputs):
+    """(input shape or None, layer specs) of an architecture over ``n_inputs`` input neurons;
+    the input shape is None for a fully connected stack."""
+    if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+        raise TypeError(f"n_inputs must be the number of input neurons, a positive int (e.g. 784 "
+                        f"for 1x28x28 images), got {n_inputs!r}")
+    shape, specs = parse_architecture(spec)
+    if not any(isinstance(layer, Conv) for layer in specs):
+        if any(isinstance(layer, Pool) for layer in specs):
+            raise ValueError(f"architecture {spec!r}: pooling needs a convolution before it")
+        if shape is not None:
+            input_shape_for(shape, n_inputs)
+        return None, specs
+    follows_conv = False
+    for layer in specs:
+        if isinstance(layer, Pool) and not follows_conv:
+            raise ValueError(f"architecture {spec!r}: a pooling layer must follow a convolution")
+        follows_conv = isinstance(layer, Conv)
+    return input_shape_for(shape, n_inputs), specs
 
 
 class SpikingNetwork(nn.Module):
@@ -54,56 +75,25 @@ class SpikingNetwork(nn.Module):
 
     inference_chunk = 100
 
-    def __init__(self, sizes: Sequence[int], tau_s: float, thresholds, resets=None,
+    def __init__(self, sizes: Sequence[int] | str, tau_s: float, thresholds, resets=None,
                  max_spikes=1, t_max: float = math.inf, inits=("uniform", -1.0, 1.0),
-                 dtype=torch.float32):
+                 dtype=torch.float32, n_inputs: int | None = None):
+        """``sizes``: ``[inputs, hidden..., outputs]`` of a fully connected stack, or an
+        architecture spec (see :meth:`from_architecture`, which also needs ``n_inputs``)."""
         super().__init__()
-        if len(sizes) < 2:
-            raise ValueError(f"sizes needs at least an input and an output size, got {list(sizes)}")
-        n = len(sizes) - 1
-        thresholds, resets, max_spikes, inits = _layer_settings(n, thresholds, resets, max_spikes, inits)
-        self.sizes = list(sizes)
-        self.layers = nn.ModuleList(
-            LIF(sizes[i], sizes[i + 1], tau_s=tau_s, threshold=thresholds[i], reset=resets[i],
-                max_spikes=max_spikes[i], t_max=t_max, init=tuple(inits[i]), dtype=dtype)
-            for i in range(n))
-        self.input_shape = None  # (channels, height, width) of a convolutional network
-        self.pools = [0] * n  # pooling window after each layer (0: none)
-        self.map_shapes = [None] * n  # (channels, height, width) of each convolution's output
-        self.architecture = "-".join(str(v) for v in sizes[1:])
-
-    @classmethod
-    def from_architecture(cls, spec: str, n_inputs: int, tau_s: float, thresholds, resets=None,
-                          max_spikes=1, t_max: float = math.inf,
-                          inits=("uniform", -1.0, 1.0), dtype=torch.float32) -> "SpikingNetwork":
-        """A network from a spec such as ``15c5-p2-40c5-p2-300-10`` (``architecture.py``)
-        over ``n_inputs`` input neurons; per-layer settings have one entry per convolution
-        or fully connected layer. Inputs may be given flat (batch, n_inputs, slots) or as
-        (batch, channels, height, width, slots)."""
-        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
-            raise TypeError(f"n_inputs must be the number of input neurons, a positive int (e.g. 784 "
-                            f"for 1x28x28 images), got {n_inputs!r}")
-        shape, specs = parse_architecture(spec)
-        if not any(isinstance(layer, Conv) for layer in specs):
-            if any(isinstance(layer, Pool) for layer in specs):
-                raise ValueError(f"architecture {spec!r}: pooling needs a convolution before it")
-            if shape is not None:
-                input_shape_for(shape, n_inputs)
-            return cls([n_inputs] + [layer.size for layer in specs], tau_s, thresholds, resets,
-                       max_spikes, t_max, inits, dtype)
-        shape = input_shape_for(shape, n_inputs)
-        shapes = layer_shapes(shape, specs)
+        if isinstance(sizes, str):
+            shape, specs = _checked_architecture(sizes, n_inputs)
+        else:
+            if len(sizes) < 2:
+                raise ValueError(f"sizes needs at least an input and an output size, got {list(sizes)}")
+            shape, specs, n_inputs = None, [Dense(size) for size in sizes[1:]], sizes[0]
+        shapes = layer_shapes(shape, specs) if shape is not None else [spec.size for spec in specs]
         n = sum(not isinstance(layer, Pool) for layer in specs)
         thresholds, resets, max_spikes, inits = _layer_settings(n, thresholds, resets, max_spikes, inits)
-        net = cls.__new__(cls)
-        nn.Module.__init__(net)
         layers, pools, sizes, map_shapes = [], [], [n_inputs], []
-        before = shape
+        before = shape if shape is not None else n_inputs
         for layer, after in zip(specs, shapes):
             if isinstance(layer, Pool):
-                if not pools or pools[-1]:
-                    raise ValueError(f"architecture {spec!r}: a pooling layer must follow a "
-                                     f"convolution")
                 pools[-1] = layer.size
                 before = after
                 continue
@@ -122,13 +112,22 @@ class SpikingNetwork(nn.Module):
                 map_shapes.append(None)
             pools.append(0)
             before = after
-        net.sizes = sizes
-        net.layers = nn.ModuleList(layers)
-        net.input_shape = tuple(shape)
-        net.pools = pools
-        net.map_shapes = map_shapes
-        net.architecture = format_architecture(None, specs)
-        return net
+        self.sizes = sizes
+        self.layers = nn.ModuleList(layers)
+        self.input_shape = tuple(shape) if shape is not None else None  # (channels, height, width)
+        self.pools = pools  # pooling window after each layer (0: none)
+        self.map_shapes = map_shapes  # (channels, height, width) of each convolution's output
+        self.architecture = format_architecture(None, specs)
+
+    @classmethod
+    def from_architecture(cls, spec: str, n_inputs: int, tau_s: float, thresholds, resets=None,
+                          max_spikes=1, t_max: float = math.inf,
+                          inits=("uniform", -1.0, 1.0), dtype=torch.float32) -> "SpikingNetwork":
+        """A network from a spec such as ``15c5-p2-40c5-p2-300-10`` (``architecture.py``)
+        over ``n_inputs`` input neurons; per-layer settings have one entry per convolution
+        or fully connected layer. Inputs may be given flat (batch, n_inputs, slots) or as
+        (batch, channels, height, width, slots)."""
+        return cls(spec, tau_s, thresholds, resets, max_spikes, t_max, inits, dtype, n_inputs=n_inputs)
 
     def forward(self, times: torch.Tensor, all_layers: bool = False):
         if self.input_shape is not None:
@@ -138,6 +137,7 @@ class SpikingNetwork(nn.Module):
             outputs = self._forward_layers(times)
             return outputs if all_layers else outputs[-1]
         check_spike_times(times, "times", values=False)
+        self.layers[0].check_input(times)
         # each weight is transposed (and checked) once for all chunks
         weights_t = [transposed_weight(layer.weight, times.dtype) for layer in self.layers]
         next_t_max = [layer.t_max for layer in self.layers[1:]] + [None]
@@ -147,12 +147,12 @@ class SpikingNetwork(nn.Module):
             outs = []
             events = None  # each hidden layer hands its spikes to the next as sorted events
             for i, (layer, weight_t, t_max) in enumerate(zip(self.layers, weights_t, next_t_max)):
-                if t_max is None:
-                    part = layer.infer(part, weight_t, events)
-                else:  # hidden spike times are only written when returned or needed
-                    part, events = layer.infer(part, weight_t, events, emit_t_max=t_max,
-                                               emit_into=emitted[i], keep_times=all_layers)
-                    emitted[i] = events if events is not None else emitted[i]
+                # hidden spike times are only written when returned or needed
+                part, saturated, events = infer_lif(
+                    part, weight_t, layer.params, events, emit_t_max=t_max,
+                    emit_into=emitted[i], keep_times=all_layers or t_max is None)
+                layer.record_saturation(saturated)
+                emitted[i] = events if events is not None else emitted[i]
                 outs.append(part)
             return outs
 
