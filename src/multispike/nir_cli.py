@@ -83,7 +83,8 @@ def _cmd_import(args) -> int:
     from .config import config_from_dict
     from .nir import from_nir, read_graph
     from .presets import get_preset
-    from .train import evaluate, load_data
+    from .splits import load_data
+    from .train import evaluate
 
     _require_nir()
     graph = read_graph(args.file)

@@ -135,7 +135,7 @@ def matched_init(config, x, wanted: list) -> list:
 
 def _calibration(ctx, reference) -> tuple:
     """(calibration samples, the reference network's input spikes per layer at init)."""
-    from ..train import load_data
+    from ..splits import load_data
 
     key = ("budget-calibration", run_name(reference))
     if key not in ctx.cache:
@@ -179,7 +179,8 @@ def validation_check(checkpoint: str) -> dict:
     """Accuracy and share of decided samples (some output neuron fired) of a trained
     network on its validation split."""
     from ..metrics import tradeoff_metrics
-    from ..train import load_data, load_trained
+    from ..splits import load_data
+    from ..train import load_trained
 
     net, config = load_trained(checkpoint)
     net.eval()
