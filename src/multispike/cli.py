@@ -165,8 +165,9 @@ def _checkpoint_file(path):
 
 def _cmd_evaluate(args) -> int:
     from .kernels.compilation import report_compilation
+    from .checkpoint import load_trained
     from .splits import load_data
-    from .train import evaluate, load_trained
+    from .train import evaluate
 
     checkpoint = _checkpoint_file(args.checkpoint)
     net, config = load_trained(checkpoint, data_dir=args.data_dir)

@@ -60,7 +60,7 @@ def _require_nir() -> None:
 
 def _cmd_export(args) -> int:
     from .nir import to_nir, write_graph
-    from .train import load_trained
+    from .checkpoint import load_trained
 
     _require_nir()
     net, config = load_trained(args.checkpoint)

@@ -25,8 +25,9 @@ from pathlib import Path
 import numba
 import torch
 
-from .checkpoint import (CHECKPOINT_FORMAT, check_writable, checkpoint_nbytes, load_checkpoint,
-                         remove_stale_temporaries, repair_best, save_checkpoint, write_atomic)
+from .checkpoint import (CHECKPOINT_FORMAT, build_network, check_writable, checkpoint_nbytes,
+                         load_checkpoint, load_trained, remove_stale_temporaries, repair_best,
+                         save_checkpoint, write_atomic)
 from .config import TrainConfig, config_from_dict, parse_init
 from .distributed import current_group, quiet
 from .functional import all_finite
@@ -36,8 +37,9 @@ from .metrics import ActivityTotals, accumulate_activity
 from .network import SpikingNetwork
 from .splits import DEFAULT_IMAGE_VAL_SIZE, EncodedData, load_data, resolve_config
 
-# EncodedData, load_data, resolve_config and DEFAULT_IMAGE_VAL_SIZE live in multispike.splits
-# and are re-exported here for code that imports them from the trainer.
+# EncodedData, load_data, resolve_config and DEFAULT_IMAGE_VAL_SIZE live in multispike.splits,
+# build_network, load_trained and the checkpoint files in multispike.checkpoint; they are
+# re-exported here for code that imports them from the trainer.
 __all__ = ["EncodedData", "load_data", "resolve_config", "resume_config", "build_network",
            "evaluate", "train", "save_checkpoint", "load_checkpoint", "load_trained",
            "TrainingInterrupted", "TrainingDiverged", "DEFAULT_IMAGE_VAL_SIZE"]
@@ -75,22 +77,6 @@ class TrainingDiverged(ValueError):
                          f"learning rate (lr = {lr:g}): lower it. {kept}")
 
 
-def build_network(config: TrainConfig, n_inputs: int, n_out: int) -> SpikingNetwork:
-    if config.architecture:  # convolution / pooling / dense layers, outputs included
-        net = SpikingNetwork.from_architecture(
-            config.architecture, n_inputs, tau_s=config.tau_s, thresholds=config.thresholds,
-            resets=config.resets, max_spikes=config.max_spikes, t_max=config.t_max,
-            inits=[parse_init(s) for s in config.init])
-        if net.sizes[-1] != n_out:
-            raise ValueError(f"architecture {config.architecture!r} ends with {net.sizes[-1]} "
-                             f"outputs, but {config.dataset} has {n_out} classes")
-        return net
-    return SpikingNetwork([n_inputs, *config.hidden, n_out], tau_s=config.tau_s,
-                          thresholds=config.thresholds, resets=config.resets,
-                          max_spikes=config.max_spikes, t_max=config.t_max,
-                          inits=[parse_init(s) for s in config.init])
-
-
 def build_optimizer(config: TrainConfig, net: SpikingNetwork) -> torch.optim.Adam:
     """Adam with the config's learning rate; the fused CPU kernel (same update rule) is
     about 8x faster than the per-tensor loop on the 784-800-10 network."""
@@ -117,17 +103,6 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
     if config.lr_schedule == "step":
         return max(config.lr * 0.5 ** (epoch // config.lr_halving_epochs), config.lr_min)
     return config.lr
-
-
-def load_trained(path, data_dir=None):
-    """(network, config) from a checkpoint; ``data_dir`` overrides the stored one."""
-    payload = load_checkpoint(path)
-    config = config_from_dict(payload["config"])
-    if data_dir is not None:
-        config.data_dir = str(data_dir)
-    net = build_network(config, payload["n_inputs"], payload["n_classes"])
-    net.load_state_dict(payload["model"])
-    return net, config
 
 
 # ----------------------------------------------------------------------------- resuming

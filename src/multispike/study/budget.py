@@ -111,8 +111,8 @@ def input_spikes_at_init(config, x) -> list:
     ``config``'s network (as :func:`multispike.train.train` builds it) on the samples ``x``."""
     import torch
 
+    from ..checkpoint import build_network
     from ..presets import n_classes
-    from ..train import build_network
 
     torch.manual_seed(config.seed)  # as train() does before building the network
     net = build_network(config, x.shape[1], n_classes(config.dataset))
@@ -179,8 +179,8 @@ def validation_check(checkpoint: str) -> dict:
     """Accuracy and share of decided samples (some output neuron fired) of a trained
     network on its validation split."""
     from ..metrics import tradeoff_metrics
+    from ..checkpoint import load_trained
     from ..splits import load_data
-    from ..train import load_trained
 
     net, config = load_trained(checkpoint)
     net.eval()

@@ -128,8 +128,9 @@ def train_task(config: dict, run_dir: str) -> dict:
     last epoch's network (:func:`multispike.metrics.tradeoff_metrics`).
     """
     from ..metrics import tradeoff_metrics
+    from ..checkpoint import load_trained
     from ..splits import load_data
-    from ..train import load_trained, train
+    from ..train import train
 
     cfg = config_from_dict(config)
     result = train(cfg, run_dir, resume=True, progress=False, log=_silent)
@@ -210,8 +211,8 @@ def fmt(value, digits: int = 3, pct: bool = False) -> str:
 def load_for_analysis(checkpoint: str, data_dir=None, test_size=None):
     """(network in eval mode, config, encoded data) of a checkpoint; ``test_size`` keeps only
     the first N test samples."""
+    from ..checkpoint import load_trained
     from ..splits import load_data
-    from ..train import load_trained
 
     net, config = load_trained(checkpoint, data_dir=data_dir)
     net.eval()
