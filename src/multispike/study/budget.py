@@ -52,10 +52,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..files import write_csv, write_json
 from .common import (REGIME_LABELS, StudyContext, fmt, mean_std, pareto_front, regime_config,
-                     run_name, training_tasks, write_csv)
+                     run_name, training_tasks)
 from .report import image, md_table
-from .runner import make_task, write_json
+from .runner import make_task
 from .stats import SIMILAR_RATIO
 
 __all__ = ["settings", "targets_for", "scaled_init", "input_spikes_at_init", "matched_init",
