@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .study.cli import add_study_parser
     add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
-    from .nir_cli import add_nir_parsers
+    from .nir.cli import add_nir_parsers
     add_nir_parsers(sub)  # `multispike export` / `multispike import` (NIR); they set args.handler
     from .sweep.cli import add_sweep_parser
     add_sweep_parser(sub)  # `multispike sweep ...`; its parser sets args.handler

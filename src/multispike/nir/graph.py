@@ -7,7 +7,7 @@ becomes the chain ``Input -> Linear -> CubaLIF -> Linear -> CubaLIF ... -> Outpu
 becomes ``Input (C, H, W) -> (Conv2d -> CubaLIF [-> SumPool2d]) ... -> Flatten -> (Linear ->
 CubaLIF) ... -> Output``: each :class:`~multispike.ConvLIF` layer is a ``Conv2d`` node and a
 ``CubaLIF`` node whose parameters have the layer's (C, H, W) shape, each spike pooling a
-``SumPool2d`` node (:mod:`multispike.nir_nodes` gives each node and its conventions).
+``SumPool2d`` node (:mod:`multispike.nir.nodes` gives each node and its conventions).
 
 Equations. NIR's CubaLIF node reads, for input spike train S = W s,
 
@@ -76,11 +76,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .architecture import Conv, Dense, format_architecture
-from .functional import positive_number
-from .layers import LIF, ConvLIF
-from .network import SpikingNetwork
-from .nir_nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_conv, read_cuba_lif,
+from ..architecture import Conv, Dense, format_architecture
+from ..functional import positive_number
+from ..layers import LIF, ConvLIF
+from ..network import SpikingNetwork
+from .nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_conv, read_cuba_lif,
                         read_flatten, read_linear, read_sum_pool, sum_pool_node)
 
 __all__ = ["to_nir", "from_nir", "read_graph", "write_graph"]

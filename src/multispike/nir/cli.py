@@ -16,7 +16,7 @@ def _seconds(text):
 
 def add_nir_parsers(subparsers) -> None:
     """Register ``export`` and ``import`` on an argparse subparsers object (sets args.handler)."""
-    from .presets import PRESETS
+    from ..presets import PRESETS
 
     units = argparse.ArgumentParser(add_help=False)
     units.add_argument("--time-unit", type=float, default=None, metavar="SECONDS",
@@ -54,13 +54,13 @@ def add_nir_parsers(subparsers) -> None:
 
 def _require_nir() -> None:
     """A missing nir package is reported before any work (the CLI prints the install command)."""
-    from .extras import require
+    from ..extras import require
     require("nir", "nir", "NIR interchange")
 
 
 def _cmd_export(args) -> int:
-    from .nir import to_nir, write_graph
-    from .checkpoint import load_trained
+    from ..checkpoint import load_trained
+    from .graph import to_nir, write_graph
 
     _require_nir()
     net, config = load_trained(args.checkpoint)
@@ -80,11 +80,11 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .config import config_from_dict
-    from .nir import from_nir, read_graph
-    from .presets import get_preset
-    from .splits import load_data
-    from .train import evaluate
+    from ..config import config_from_dict
+    from ..presets import get_preset
+    from ..splits import load_data
+    from ..train import evaluate
+    from .graph import from_nir, read_graph
 
     _require_nir()
     graph = read_graph(args.file)
