@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_threads(threads: int | None) -> None:
     """The numba kernels use ``threads`` cores (default: all); torch's own operations
     (losses, Adam, allocations) run on one thread. They are small next to the kernels, and
-    waking torch's idle thread pool for each of them cost more than it saved: with torch on
-    one thread, MNIST training ran 7-14 % faster on 2 cores (benchmarks/bench_training.py)."""
+    waking torch's idle thread pool for each of them costs more than it saves
+    (benchmarks/bench_training.py measures it)."""
     import numba
     import torch
 

@@ -89,7 +89,7 @@ __all__ = ["to_nir", "from_nir", "read_graph", "write_graph"]
 FORMAT = "multispike-nir-1"
 # Relative tolerance for constants that must be equal (tau_mem = 2 tau_syn, one tau_syn per
 # layer): graphs from discrete-time libraries carry time constants rebuilt from float32 decay
-# factors, off by up to ~1e-5 relative.
+# factors, off by float32 rounding.
 DEFAULT_RTOL = 1e-4
 
 
