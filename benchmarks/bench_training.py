@@ -12,7 +12,7 @@ When snnTorch is installed it also times the same 784-800-10 network as a clock-
 snnTorch model (snntorch_reference.py: Synaptic neurons with matching tau_s and
 tau = 2 tau_s, 1 ms steps over 200 ms, spike-count loss, Adam) in a process of its own, at
 one thread and at all of them, and prints the throughput ratio to the faster. Last it prints
-each target of issue 4 (``TARGETS``) with the measured figure and whether it is met.
+each target (``TARGETS``) with the measured figure and whether it is met.
 """
 from __future__ import annotations
 
@@ -208,7 +208,7 @@ def main():
 
 
 def target_lines(rates, reference_rate, memory_mb, infer_batch):
-    """(target, measured, met) for each target of issue 4; met is None where this run could
+    """(target, measured, met) for each target of ``TARGETS``; met is None where this run could
     not decide it (a preset or the reference not run, an inference batch below 100)."""
     multi = rates.get("mnist-multispike")
     ttfs = rates.get("mnist-ttfs")

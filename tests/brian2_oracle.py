@@ -114,7 +114,7 @@ def simulate_lif_batch(batch_input_times, weight, tau_s, threshold, reset, t_end
                        dt=1e-5, interpolate=True, record_voltage=False):
     """Simulate several independent samples through the same layer in one brian2 run
     (one network, ``batch * out_features`` neurons), which is much cheaper than one run
-    per sample because brian2's numpy target costs ~50 us per time step.
+    per sample because brian2's numpy target pays a fixed cost per time step.
 
     ``batch_input_times``: list (batch) of lists (in_features) of 1-D arrays of input
     spike times (non-finite entries are ignored; finite ones must be on the ``dt`` grid).

@@ -1,4 +1,4 @@
-"""The benchmark's verdict on issue 4's targets (benchmarks/bench_training.py)."""
+"""The benchmark's verdict on its targets (``TARGETS`` in benchmarks/bench_training.py)."""
 import importlib.util
 from pathlib import Path
 

@@ -1,8 +1,8 @@
 """multispike: exact event-driven training of single-spike (TTFS) and multi-spike SNNs."""
 import os
 
-# OpenMP threads that spin while idle make torch and the numba kernels fight over the cores
-# (10x slower on a loaded 2-core machine). Passive waiting must be chosen before torch loads
+# OpenMP threads that spin while idle make torch and the numba kernels fight over the cores,
+# which slows training badly on a machine with few or shared cores. Passive waiting must be chosen before torch loads
 # its OpenMP runtime; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -1,4 +1,5 @@
-"""Run folders and checkpoints: atomic writes, safe loading, a consistent ``best.pt``.
+"""Run folders and checkpoints: atomic writes, safe loading, a consistent ``best.pt``, and
+the network a checkpoint holds (:func:`load_trained`, built by :func:`build_network`).
 
 A checkpoint is a dictionary of plain values only (tensors, numbers, strings, lists, dicts,
 ``None``), written by :func:`torch.save` and read back with ``weights_only=True``: opening
@@ -30,9 +31,12 @@ from pathlib import Path
 
 import torch
 
+from .config import TrainConfig, config_from_dict, parse_init
+from .network import SpikingNetwork
+
 __all__ = ["CHECKPOINT_FORMAT", "UnsafeCheckpointError", "CheckpointWriteError", "write_atomic",
            "save_checkpoint", "load_checkpoint", "check_writable", "remove_stale_temporaries",
-           "repair_best", "checkpoint_nbytes"]
+           "repair_best", "checkpoint_nbytes", "build_network", "load_trained"]
 
 CHECKPOINT_FORMAT = "multispike-checkpoint-1"
 
@@ -224,3 +228,35 @@ def repair_best(last_path, best_path, last: dict) -> bool:
                          f"names as the selected one; the run folder was changed by hand")
     write_atomic(best_path, Path(last_path).read_bytes())
     return True
+
+
+# ----------------------------------------------------------------------------- trained networks
+
+
+def build_network(config: TrainConfig, n_inputs: int, n_out: int) -> SpikingNetwork:
+    """The untrained network ``config`` describes, with ``n_inputs`` inputs and ``n_out``
+    outputs: its ``architecture`` when it has one, else dense layers of ``hidden`` sizes."""
+    if config.architecture:  # convolution / pooling / dense layers, outputs included
+        net = SpikingNetwork.from_architecture(
+            config.architecture, n_inputs, tau_s=config.tau_s, thresholds=config.thresholds,
+            resets=config.resets, max_spikes=config.max_spikes, t_max=config.t_max,
+            inits=[parse_init(s) for s in config.init])
+        if net.sizes[-1] != n_out:
+            raise ValueError(f"architecture {config.architecture!r} ends with {net.sizes[-1]} "
+                             f"outputs, but {config.dataset} has {n_out} classes")
+        return net
+    return SpikingNetwork([n_inputs, *config.hidden, n_out], tau_s=config.tau_s,
+                          thresholds=config.thresholds, resets=config.resets,
+                          max_spikes=config.max_spikes, t_max=config.t_max,
+                          inits=[parse_init(s) for s in config.init])
+
+
+def load_trained(path, data_dir=None):
+    """(network, config) from a checkpoint; ``data_dir`` overrides the stored one."""
+    payload = load_checkpoint(path)
+    config = config_from_dict(payload["config"])
+    if data_dir is not None:
+        config.data_dir = str(data_dir)
+    net = build_network(config, payload["n_inputs"], payload["n_classes"])
+    net.load_state_dict(payload["model"])
+    return net, config

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .study.cli import add_study_parser
     add_study_parser(sub)  # `multispike study ...`; its parser sets args.handler
-    from .nir_cli import add_nir_parsers
+    from .nir.cli import add_nir_parsers
     add_nir_parsers(sub)  # `multispike export` / `multispike import` (NIR); they set args.handler
     from .sweep.cli import add_sweep_parser
     add_sweep_parser(sub)  # `multispike sweep ...`; its parser sets args.handler
@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_threads(threads: int | None) -> None:
     """The numba kernels use ``threads`` cores (default: all); torch's own operations
     (losses, Adam, allocations) run on one thread. They are small next to the kernels, and
-    waking torch's idle thread pool for each of them cost more than it saved: with torch on
-    one thread, MNIST training ran 7-14 % faster on 2 cores (benchmarks/bench_training.py)."""
+    waking torch's idle thread pool for each of them costs more than it saves
+    (benchmarks/bench_training.py measures it)."""
     import numba
     import torch
 
@@ -165,7 +165,9 @@ def _checkpoint_file(path):
 
 def _cmd_evaluate(args) -> int:
     from .kernels.compilation import report_compilation
-    from .train import evaluate, load_data, load_trained
+    from .checkpoint import load_trained
+    from .splits import load_data
+    from .train import evaluate
 
     checkpoint = _checkpoint_file(args.checkpoint)
     net, config = load_trained(checkpoint, data_dir=args.data_dir)

@@ -1,54 +1,29 @@
-"""Named training presets (Bacho & Chu 2023 and our Yin-Yang networks).
+"""Named training presets: complete, validated configurations (:class:`TrainConfig`) for each
+data set and regime, multi-spike or TTFS (one spike per neuron), so that ``multispike train
+--preset NAME`` reproduces a known network. Their values are in the code below, one
+function per family; this says where they come from.
 
-MNIST and EMNIST presets: a fully connected 784-800-N network, tau_s = 0.13 in every layer,
-images encoded in a window of 0.1 (the paper's settings).
-* multi-spike: thresholds 0.2 / 1.3, reset = threshold, 30 slots per neuron, simulated until
-  0.2, weights uniform(-1, 1), Adam lr 0.003, batch 50, spike-count targets 15 / 3.
-* TTFS: thresholds 0.7 / 2.0, one spike per neuron, simulated until 1.0, weights
-  uniform(0, 1), Adam lr 0.002, batch 50, cross-entropy on first spike times, tau_loss 0.005.
+* MNIST, EMNIST and Fashion-MNIST, fully connected, and the convolutional image presets:
+  the settings of Bacho & Chu (2023) and of the authors' training scripts
+  (``experiments/mnist/train_conv.py``, ``experiments/fashion_mnist/train.py``). Where the
+  paper has no TTFS network (Fashion-MNIST, convolutional), the TTFS preset is ours: the
+  same layers with one spike per neuron and the MNIST TTFS settings; the convolutional one
+  is not tuned. Its dense weights are positive so that every output neuron fires at
+  initialisation, since a silent output gets no gradient from the TTFS loss. The
+  Fashion-MNIST TTFS thresholds were chosen on the validation split in a short run
+  (``docs/runs/loss/sweep_fashion_ttfs.sh``).
+* Yin-Yang: ours (the paper does not fix them); inputs encoded as in Fast & Deep. The
+  multi-spike preset's time constant, thresholds and learning rate come from a
+  ``multispike sweep`` that maximised the accuracy on the publication's validation split
+  (``docs/runs/sweep-yinyang-multispike/``); a leak that is fast against the input window
+  is what lets spike counts carry the timing code, and the output weights start with a
+  small spread so that no output neuron starts silent.
 
-Fashion-MNIST presets: the authors' 784-400-400-10 network, tau_s = 0.13, window 0.1.
-* multi-spike (their ``experiments/fashion_mnist/train.py``): 5 / 5 / 20 slots, thresholds
-  0.13 / 0.45 / 0.7, reset = threshold, simulated until 0.2, uniform(-1, 1), Adam lr 5e-4
-  halved every 10 epochs down to 1e-4, batch 5, spike-count targets 15 / 3, 100 epochs.
-* TTFS (ours; the paper has no TTFS Fashion-MNIST network): the same layer sizes with one
-  spike per neuron and the MNIST TTFS settings (uniform(0, 1), t_max 1.0, lr 0.002, batch 50,
-  tau_loss 0.005); the first hidden layer keeps MNIST's threshold 0.7 (same fan-in) and the
-  two layers fed by 400 neurons take 2.0, which did better than 1.0 on the validation split
-  (last 5000 training images) in a short run (``docs/runs/loss/sweep_fashion_ttfs.sh``).
+Every TTFS preset adds the silent-label term :func:`losses.silent_label_loss` (dimensionless,
+in units of the threshold): a label neuron that does not fire is driven towards its threshold
+through its peak membrane potential, so that it is revived.
 
-Every TTFS preset adds the silent-label term :func:`losses.silent_label_loss` with weight 1
-(the term is dimensionless, in units of the threshold): a label neuron that does not fire is
-driven towards its threshold through its peak membrane potential, so that it is revived.
-
-Convolutional image presets (the authors' ``experiments/mnist/train_conv.py``): layers
-``15c5-p2-40c5-p2-300-10`` (5x5 convolutions with 15 and 40 channels, each followed by 2x2
-spike pooling, then 300 and N fully connected neurons), tau_s = 0.13, images encoded in a
-window of 0.1, simulated until 0.2.
-* multi-spike: 1 / 3 / 10 / 30 slots, thresholds 0.04 / 0.8 / 0.6 / 0.3, reset =
-  threshold, weights uniform(-1, 1), Adam lr 0.003 halved every 10 epochs down to 1e-4,
-  batch 20, spike-count targets 30 / 3, 100 epochs.
-* TTFS (our single-spike counterpart, not tuned): one slot in every layer, the same
-  thresholds, convolution weights uniform(-1, 1) as above (the first convolution is then
-  the same layer), dense weights uniform(0, 1) so that every dense and output neuron fires
-  at initialisation (a silent output gets no gradient from the TTFS loss), cross-entropy
-  on the first spike times (tau_loss 0.005; a silent output counts as firing at
-  t_max = 0.2), the same schedule and batch.
-
-Yin-Yang presets (ours; the paper does not fix them): 5 inputs (x, y, 1-x, 1-y and a bias
-spike) encoded as in Fast & Deep between t_early = 0.15 and t_late = 2.0 with the bias at
-0.9, reset = threshold, Adam with a cosine learning-rate schedule, batch 100, 80 epochs.
-* multi-spike: 5-300-3, t_max = 4 (just after the inputs), up to 10 hidden / 30 output
-  spikes, hidden weights normal(0.7, 5.7), output weights normal(0.034, 0.046) (small
-  spread: every output neuron fires a few spikes on every sample at init, so none starts
-  silent), spike-count targets 20 / 4. tau_s = 0.373 (a leak that is fast against the input
-  window is what lets spike counts carry the timing code), thresholds 1.24 / 0.752 and
-  lr 0.0244 come from a 30-trial ``multispike sweep`` (40 epochs, seed 0) that maximised the
-  accuracy on the publication validation split (``docs/runs/sweep-yinyang-multispike/``).
-* TTFS: 5-200-3, thresholds 1 / 1, tau_s = 1, t_max = 8, weights normal(1.5, 0.8) / normal(0.5, 0.8),
-  tau_loss = 0.05 (smaller logit differences let outputs fall silent), lr 0.005.
-
-Measured accuracies of every preset, with their commands, are in ``docs/results.md``.
+The accuracies the presets reach, with their commands, are in ``docs/results.md``.
 """
 from __future__ import annotations
 

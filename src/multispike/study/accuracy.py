@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..files import write_csv, write_json
 from .common import (REGIME_LABELS, REGIMES, StudyContext, describe_config, fmt, mean_std, regime_config,
-                     run_name, study_seeds, training_tasks, write_csv)
+                     run_name, study_seeds, training_tasks)
 from .report import image, md_table
-from .runner import write_json
 
 NAME = "accuracy"
 TITLE = "Accuracy and convergence speed"

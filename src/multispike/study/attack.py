@@ -27,10 +27,11 @@ from pathlib import Path
 
 import torch
 
+from ..files import write_csv, write_json
 from .common import (REGIME_LABELS, REGIMES, StudyContext, fmt, load_for_analysis, mean_std, regime_config,
-                     training_task, write_csv)
+                     training_task)
 from .report import image, md_table
-from .runner import make_task, task_key, write_json
+from .runner import make_task, task_key
 
 NAME = "attack"
 TITLE = "Adversarial attacks on input spike times"

@@ -52,10 +52,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..files import write_csv, write_json
 from .common import (REGIME_LABELS, StudyContext, fmt, mean_std, pareto_front, regime_config,
-                     run_name, training_tasks, write_csv)
+                     run_name, training_tasks)
 from .report import image, md_table
-from .runner import make_task, write_json
+from .runner import make_task
 from .stats import SIMILAR_RATIO
 
 __all__ = ["settings", "targets_for", "scaled_init", "input_spikes_at_init", "matched_init",
@@ -111,8 +112,8 @@ def input_spikes_at_init(config, x) -> list:
     ``config``'s network (as :func:`multispike.train.train` builds it) on the samples ``x``."""
     import torch
 
+    from ..checkpoint import build_network
     from ..presets import n_classes
-    from ..train import build_network
 
     torch.manual_seed(config.seed)  # as train() does before building the network
     net = build_network(config, x.shape[1], n_classes(config.dataset))
@@ -135,7 +136,7 @@ def matched_init(config, x, wanted: list) -> list:
 
 def _calibration(ctx, reference) -> tuple:
     """(calibration samples, the reference network's input spikes per layer at init)."""
-    from ..train import load_data
+    from ..splits import load_data
 
     key = ("budget-calibration", run_name(reference))
     if key not in ctx.cache:
@@ -179,7 +180,8 @@ def validation_check(checkpoint: str) -> dict:
     """Accuracy and share of decided samples (some output neuron fired) of a trained
     network on its validation split."""
     from ..metrics import tradeoff_metrics
-    from ..train import load_data, load_trained
+    from ..checkpoint import load_trained
+    from ..splits import load_data
 
     net, config = load_trained(checkpoint)
     net.eval()

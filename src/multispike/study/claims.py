@@ -24,10 +24,10 @@ otherwise they read "does not hold" (significant difference) or "not significant
 """
 from __future__ import annotations
 
+from ..files import write_csv, write_json
 from . import accuracy, attack, noise
-from .common import StudyContext, fmt, mean_std, write_csv
+from .common import StudyContext, fmt, mean_std
 from .report import md_table
-from .runner import write_json
 from .stats import ALPHA, SIMILAR_RATIO, compare
 
 NAME = "claims"

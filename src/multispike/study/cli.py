@@ -108,9 +108,9 @@ def parse_sets(items, reserved=("seed", "name")) -> dict:
 
 
 def run_study_command(args) -> int:
+    from ..files import write_json
     from . import EXPERIMENTS, run_study
     from .common import QUICK_OVERRIDES, STUDY_OVERRIDES, StudyContext
-    from .runner import write_json
 
     checkpoints = {k: v for k, v in (("ttfs", args.checkpoint_ttfs),
                                      ("multispike", args.checkpoint_multispike)) if v}

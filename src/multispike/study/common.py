@@ -8,23 +8,20 @@ that need the same network share one training run.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..checkpoint import write_atomic
 from ..config import TrainConfig, config_from_dict
 from .runner import Executor, SerialExecutor, make_task, task_key
 
 __all__ = ["REGIMES", "REGIME_LABELS", "StudyContext", "regime_config", "train_task",
            "training_task", "training_tasks", "run_name", "network_sources", "seed_networks",
            "study_seeds", "describe_config",
-           "load_for_analysis", "write_csv", "pareto_front", "mean_std", "fmt"]
+           "load_for_analysis", "pareto_front", "mean_std", "fmt"]
 
 REGIMES = ("ttfs", "multispike")
 REGIME_LABELS = {"ttfs": "TTFS (1 spike)", "multispike": "multi-spike"}
@@ -128,7 +125,9 @@ def train_task(config: dict, run_dir: str) -> dict:
     last epoch's network (:func:`multispike.metrics.tradeoff_metrics`).
     """
     from ..metrics import tradeoff_metrics
-    from ..train import load_data, load_trained, train
+    from ..checkpoint import load_trained
+    from ..splits import load_data
+    from ..train import train
 
     cfg = config_from_dict(config)
     result = train(cfg, run_dir, resume=True, progress=False, log=_silent)
@@ -158,20 +157,6 @@ def training_task(ctx: StudyContext, config: TrainConfig) -> dict:
 
 def training_tasks(ctx: StudyContext, configs) -> list:
     return [training_task(ctx, c) for c in configs]
-
-
-def write_csv(path, rows: list, columns: list | None = None) -> Path:
-    """Write a list of dicts as CSV (columns: the given ones or the first row's keys)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = columns or (list(rows[0].keys()) if rows else [])
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    write_atomic(path, text.getvalue())
-    return path
 
 
 def pareto_front(costs, scores) -> list:
@@ -209,7 +194,8 @@ def fmt(value, digits: int = 3, pct: bool = False) -> str:
 def load_for_analysis(checkpoint: str, data_dir=None, test_size=None):
     """(network in eval mode, config, encoded data) of a checkpoint; ``test_size`` keeps only
     the first N test samples."""
-    from ..train import load_data, load_trained
+    from ..checkpoint import load_trained
+    from ..splits import load_data
 
     net, config = load_trained(checkpoint, data_dir=data_dir)
     net.eval()

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import torch
 
-from .common import REGIME_LABELS, REGIMES, StudyContext, fmt, write_csv
+from ..files import write_csv, write_json
+from .common import REGIME_LABELS, REGIMES, StudyContext, fmt
 from .report import image, md_table
-from .runner import make_task, task_key, write_json
+from .runner import make_task, task_key
 
 NAME = "convergence"
 TITLE = "Convergence against weight initialisation"

@@ -13,10 +13,11 @@ import math
 
 import torch
 
+from ..files import write_csv, write_json
 from .common import (REGIME_LABELS, REGIMES, StudyContext, describe_config, fmt, load_for_analysis,
-                     network_sources, write_csv)
+                     network_sources)
 from .report import image, md_table
-from .runner import make_task, task_key, write_json
+from .runner import make_task, task_key
 
 NAME = "latency"
 TITLE = "Prediction latency"

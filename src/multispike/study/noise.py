@@ -12,10 +12,10 @@ keeps the curves smooth.
 """
 from __future__ import annotations
 
-from .common import (REGIME_LABELS, REGIMES, StudyContext, fmt, load_for_analysis, mean_std, seed_networks,
-                     write_csv)
+from ..files import write_csv, write_json
+from .common import REGIME_LABELS, REGIMES, StudyContext, fmt, load_for_analysis, mean_std, seed_networks
 from .report import image, md_table
-from .runner import make_task, task_key, write_json
+from .runner import make_task, task_key
 
 NAME = "noise"
 TITLE = "Robustness to noise"

@@ -34,14 +34,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
+
+from ..files import read_json, to_jsonable, write_json
 
 __all__ = ["Executor", "SerialExecutor", "LocalExecutor", "make_task", "compute_task", "execute_task",
-           "run_tasks", "task_key", "write_json", "read_json", "to_jsonable"]
+           "run_tasks", "task_key"]
 
 
 class Executor(Protocol):
@@ -134,42 +135,6 @@ class LocalExecutor:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def to_jsonable(value: Any, strict: bool = True) -> Any:
-    """Plain JSON types from tensors, numpy values, tuples and dataclasses. With ``strict``
-    NaN and inf become None (standard JSON has no such numbers; used for results); without
-    it they are kept (Python's json writes them as NaN / Infinity; used for task arguments,
-    which must round-trip exactly)."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v, strict) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, strict) for v in value]
-    if hasattr(value, "tolist"):  # torch tensors and numpy arrays / scalars
-        return to_jsonable(value.tolist(), strict)
-    if isinstance(value, float):
-        return value if math.isfinite(value) or not strict else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
-
-
-def write_json(path, value, indent: int | None = None) -> None:
-    """Write ``value`` as JSON atomically (:func:`multispike.checkpoint.write_atomic`)."""
-    from ..checkpoint import write_atomic
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(to_jsonable(value), indent=indent))
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 def task_key(*parts, **kwargs) -> str:

@@ -7,9 +7,8 @@ import dataclasses
 from pathlib import Path
 
 from ..config import TrainConfig
-from ..study.common import write_csv
-from ..study.runner import write_json
-from ..train import resolve_config
+from ..files import write_csv, write_json
+from ..splits import resolve_config
 from .space import apply_params
 
 __all__ = ["trial_rows", "write_sweep_outputs"]

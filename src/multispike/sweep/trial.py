@@ -2,7 +2,7 @@
 from that epoch's validation accuracy, whether to stop it early.
 
 The validation accuracy is the trainer's (``val_accuracy`` of each epoch's record: the data
-set's validation split, see :func:`multispike.train.load_data`); the test set plays no part
+set's validation split, see :func:`multispike.splits.load_data`); the test set plays no part
 in the search.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ def _silent(*_args, **_kwargs) -> None:
 
 def require_validation(config) -> None:
     """A ValueError unless ``config`` trains with a validation split."""
-    from ..train import resolve_config
+    from ..splits import resolve_config
 
     if not resolve_config(config).val_size:
         raise ValueError("a sweep maximises validation accuracy: val_size must be > 0")

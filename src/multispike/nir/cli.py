@@ -16,7 +16,7 @@ def _seconds(text):
 
 def add_nir_parsers(subparsers) -> None:
     """Register ``export`` and ``import`` on an argparse subparsers object (sets args.handler)."""
-    from .presets import PRESETS
+    from ..presets import PRESETS
 
     units = argparse.ArgumentParser(add_help=False)
     units.add_argument("--time-unit", type=float, default=None, metavar="SECONDS",
@@ -52,17 +52,11 @@ def add_nir_parsers(subparsers) -> None:
     p.set_defaults(handler=_cmd_import)
 
 
-def _require_nir() -> None:
-    """A missing nir package is reported before any work (the CLI prints the install command)."""
-    from .extras import require
-    require("nir", "nir", "NIR interchange")
-
-
 def _cmd_export(args) -> int:
-    from .nir import to_nir, write_graph
-    from .train import load_trained
+    from ..checkpoint import load_trained
+    from .graph import require_nir, to_nir, write_graph
 
-    _require_nir()
+    require_nir()  # a missing nir package is reported before any work
     net, config = load_trained(args.checkpoint)
     graph = to_nir(net, time_unit=1.0 if args.time_unit is None else args.time_unit, dt=args.dt,
                    metadata={CONFIG_KEY: json.dumps(dataclasses.asdict(config))})
@@ -80,12 +74,13 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .config import config_from_dict
-    from .nir import from_nir, read_graph
-    from .presets import get_preset
-    from .train import evaluate, load_data
+    from ..config import config_from_dict
+    from ..presets import get_preset
+    from ..splits import load_data
+    from ..train import evaluate
+    from .graph import from_nir, read_graph, require_nir
 
-    _require_nir()
+    require_nir()  # a missing nir package is reported before any work
     graph = read_graph(args.file)
     stored = graph.metadata.get(CONFIG_KEY) if isinstance(graph.metadata, dict) else None
     if args.preset is not None:

@@ -1,4 +1,4 @@
-"""The NIR nodes of one layer, each way: what :mod:`multispike.nir` writes for a layer's
+"""The NIR nodes of one layer, each way: what :mod:`multispike.nir.graph` writes for a layer's
 neurons, weights and pooling, and what it reads back (the equations are in its docstring).
 
 * ``CubaLIF``: the neurons of a layer, parameters of shape (neurons,) after a ``Linear`` node
@@ -26,8 +26,8 @@ import math
 
 import numpy as np
 
-from .architecture import Conv, Pool
-from .layers import ConvLIF
+from ..architecture import Conv, Pool
+from ..layers import ConvLIF
 
 __all__ = ["cuba_lif_node", "conv_node", "sum_pool_node", "flatten_node", "read_cuba_lif",
            "read_linear", "read_conv", "read_sum_pool", "read_flatten", "node_shape"]

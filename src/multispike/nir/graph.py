@@ -7,7 +7,7 @@ becomes the chain ``Input -> Linear -> CubaLIF -> Linear -> CubaLIF ... -> Outpu
 becomes ``Input (C, H, W) -> (Conv2d -> CubaLIF [-> SumPool2d]) ... -> Flatten -> (Linear ->
 CubaLIF) ... -> Output``: each :class:`~multispike.ConvLIF` layer is a ``Conv2d`` node and a
 ``CubaLIF`` node whose parameters have the layer's (C, H, W) shape, each spike pooling a
-``SumPool2d`` node (:mod:`multispike.nir_nodes` gives each node and its conventions).
+``SumPool2d`` node (:mod:`multispike.nir.nodes` gives each node and its conventions).
 
 Equations. NIR's CubaLIF node reads, for input spike train S = W s,
 
@@ -76,29 +76,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .architecture import Conv, Dense, format_architecture
-from .functional import positive_number
-from .layers import LIF, ConvLIF
-from .network import SpikingNetwork
-from .nir_nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_conv, read_cuba_lif,
+from ..architecture import Conv, Dense, format_architecture
+from ..extras import require
+from ..functional import positive_number
+from ..layers import LIF, ConvLIF
+from ..network import SpikingNetwork
+from .nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_conv, read_cuba_lif,
                         read_flatten, read_linear, read_sum_pool, sum_pool_node)
 
 __all__ = ["to_nir", "from_nir", "read_graph", "write_graph"]
 
-INSTALL_HINT = 'NIR interchange needs the nir package: pip install "multispike[nir]" (or pip install nir)'
 FORMAT = "multispike-nir-1"
 # Relative tolerance for constants that must be equal (tau_mem = 2 tau_syn, one tau_syn per
 # layer): graphs from discrete-time libraries carry time constants rebuilt from float32 decay
-# factors, off by up to ~1e-5 relative.
+# factors, off by float32 rounding.
 DEFAULT_RTOL = 1e-4
 
 
-def _import_nir():
-    try:
-        import nir as nir_package
-    except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
-    return nir_package
+def require_nir():
+    """The ``nir`` package, or a :class:`multispike.extras.MissingExtra` naming its install command."""
+    return require("nir", "nir", "NIR interchange")
 
 
 def _spike_integral(dt) -> float:
@@ -119,7 +116,7 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
     that reads input spikes as one-step pulses (snnTorch: ``dt=1e-4``). ``metadata``: extra
     graph metadata (str, number or list values).
     """
-    nir = _import_nir()
+    nir = require_nir()
     if not isinstance(net, SpikingNetwork):
         raise TypeError(f"net must be a multispike SpikingNetwork, got {type(net).__name__}")
     time_unit = positive_number("time_unit", time_unit, "seconds")
@@ -155,7 +152,7 @@ def to_nir(net: SpikingNetwork, time_unit: float = 1.0, dt: float | None = None,
 
 def write_graph(graph, path) -> Path:
     """Write ``graph`` to the NIR (HDF5) file ``path``."""
-    nir = _import_nir()
+    nir = require_nir()
     path = Path(path)
     nir.write(path, graph)
     return path
@@ -163,7 +160,7 @@ def write_graph(graph, path) -> Path:
 
 def read_graph(path):
     """Read a NIR file, with a clear error for a missing or unreadable one."""
-    nir = _import_nir()
+    nir = require_nir()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"NIR file {path} does not exist")
@@ -187,7 +184,7 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
     ``rtol``: relative tolerance for constants that must be equal. Raises ValueError for
     anything the exact simulator cannot represent (see the module docstring).
     """
-    nir = _import_nir()
+    nir = require_nir()
     if isinstance(graph, (str, Path)):
         graph = read_graph(graph)
     if not isinstance(graph, nir.NIRGraph):
