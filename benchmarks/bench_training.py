@@ -38,7 +38,7 @@ from multispike.presets import get_preset
 from multispike.train import build_network, build_optimizer, compute_loss, load_data
 
 
-# Issue 4's targets on the 2-core development machine (784-800-10 MNIST presets).
+# The targets on the 2-core development machine (784-800-10 MNIST presets).
 TARGETS = {
     "train_rate": 3000.0,      # mnist-multispike training samples/s (batch 50)
     "epoch_s": 20.0,           # a 60 000-sample training epoch, seconds
@@ -244,7 +244,7 @@ def target_lines(rates, reference_rate, memory_mb, infer_batch):
 
 
 def report_targets(rates, reference_rate, memory_mb, infer_batch):
-    print("targets (issue 4):")
+    print("targets:")
     lines = target_lines(rates, reference_rate, memory_mb, infer_batch)
     for target, measured, met in lines:
         verdict = "not decided" if met is None else ("MET" if met else "MISSED")
