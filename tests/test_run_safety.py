@@ -677,3 +677,23 @@ assert signatures() == seen["after"], sorted(set(signatures()) - set(seen["after
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_threads_below_one_are_refused_by_name(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_info:
+        cli("train", "--out", tmp_path / "r", "--threads", value, *small_cli_options())
+    assert exit_info.value.code == 2
+    assert "argument --threads: expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_more_threads_than_numba_has_are_refused_by_name(tmp_path, capsys):
+    import numba
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    assert cli("train", "--out", tmp_path / "r", "--threads", too_many, *small_cli_options()) == 2
+    assert f"--threads {too_many} is more than the" in capsys.readouterr().err
+
+
+def test_a_missing_config_file_is_named(tmp_path, capsys):
+    assert cli("train", "--out", tmp_path / "r", "--config", tmp_path / "absent.json") == 2
+    assert f"the settings file {tmp_path / 'absent.json'} does not exist" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import sys
 import typing
 
 from .checkpoint import CheckpointWriteError
+from .cli_options import positive_int
 from .config import HELP, TrainConfig, parse_setting
 from .extras import MissingExtra
 from .train import TrainingInterrupted
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "stored settings; only --epochs may extend it)")
     p.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all; torch's small ops use one)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads for the kernels (default: all; torch's small ops use one)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="JSON of TrainConfig fields (e.g. a sweep's best_config.json) applied over the "
                         "preset; the options below override it")
@@ -99,6 +101,9 @@ def _configure_threads(threads: int | None) -> None:
     import torch
 
     if threads:
+        if threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"--threads {threads} is more than the {numba.config.NUMBA_NUM_THREADS} "
+                             f"threads numba can use here (NUMBA_NUM_THREADS or the number of cores)")
         numba.set_num_threads(threads)
     torch.set_num_threads(1)
 

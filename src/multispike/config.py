@@ -13,6 +13,7 @@ import numbers
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from .data.registry import DATASETS, get_dataset
@@ -329,6 +330,8 @@ def read_config_file(path) -> dict:
     error, missing ones keep their preset's value."""
     import json
 
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"the settings file {path} does not exist")
     with open(path) as f:
         try:
             values = json.load(f)
