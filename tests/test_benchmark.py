@@ -22,9 +22,21 @@ def _verdicts(bench, rates, reference=200.0, memory=1300.0, infer_batch=500):
 
 def test_all_targets_met(bench):
     rates = {"mnist-multispike": {"train": 8000.0, "infer": 30000.0},
-             "mnist-ttfs": {"train": 10000.0, "infer": 35000.0}}
+             "mnist-ttfs": {"train": 10000.0, "infer": 35000.0},
+             "mnist-multispike@3": {"train": 4500.0, "infer": 20000.0}}
     verdicts = _verdicts(bench, rates)
-    assert len(verdicts) == 8 and all(verdicts.values())
+    assert len(verdicts) == 10 and all(verdicts.values())
+
+
+def test_the_general_ratio_is_judged_against_the_two_to_one_network(bench):
+    target = "mnist-multispike at tau_mem = 3 tau_s: training time <= 2x the 2:1 network's"
+    rates = {"mnist-multispike": {"train": 8000.0, "infer": 30000.0},
+             "mnist-multispike@3": {"train": 3900.0, "infer": 20000.0}}
+    assert _verdicts(bench, rates)[target] is False   # 2.05x
+    rates["mnist-multispike@3"]["train"] = 4100.0
+    assert _verdicts(bench, rates)[target] is True    # 1.95x
+    del rates["mnist-multispike@3"]
+    assert _verdicts(bench, rates)[target] is None
 
 
 def test_each_missed_target_is_reported(bench):
