@@ -327,6 +327,22 @@ def test_snntorch_imports_our_graph_and_agrees_to_its_step(peer, shared_datasets
             assert abs(s["mean_signed"]) <= 4
 
 
+@pytest.mark.parametrize("ratio", [3.0, 1.5, 5.0])
+def test_snntorch_imports_our_graph_at_another_ratio_and_agrees_to_its_step(peer, shared_datasets, ratio):
+    time_unit = 0.1
+    step = peer.SNNTORCH_DT / time_unit
+    x, _ = grid_inputs(shared_datasets, 30, step)
+    net = small_network(max_spikes=SLOTS, tau_mem=ratio * 0.35)
+    ours = exact(net, x)
+    graph = to_nir(net, time_unit=time_unit, dt=peer.SNNTORCH_DT)
+    theirs = peer.simulate(peer.with_subtractive_reset(peer.import_into_snntorch(graph)), x, step, 4.0, SLOTS)
+    for a, b in zip(ours, theirs):
+        s = peer.agreement(a, b, step)
+        assert s["equal_counts"] >= 0.9 and s["compared"] > 100
+        assert s["median"] <= 2.5 and s["p90"] <= 12
+        assert abs(s["mean_signed"]) <= 4
+
+
 def test_snntorch_agreement_improves_with_a_smaller_step(peer, shared_datasets):
     """The differences are the clock's: a 4x smaller step shrinks them (in time units)."""
     net = small_network(max_spikes=SLOTS)
