@@ -274,9 +274,9 @@ def test_a_run_with_its_own_membrane_time_constant_loads_and_resumes(tmp_path, c
     acc = evaluate(net, data.x_test, data.y_test, config.prediction_rule)["accuracy"]
     assert acc == load_checkpoint(out / "last.pt")["history"][-1]["test_accuracy"]
     assert json.loads((out / "config.json").read_text())["tau_mem"] == tau_mem
-    # resuming keeps it; restating it is no conflict, another value (or 2:1) is one
-    assert cli("train", "--out", out, "--resume", "--tau-mem", "none") == 2
-    assert "tau_mem" in capsys.readouterr().err
+    # resuming keeps it; restating it is no conflict, another value (2:1 here) is one
+    assert cli("train", "--out", out, "--resume", "--tau-mem", 2 * tau_mem / 3) == 2
+    assert "contradict it: tau_mem" in capsys.readouterr().err
     assert cli("train", "--out", out, "--resume", "--epochs", 2, "--tau-mem", tau_mem,
                "--no-progress") == 0
     last = load_checkpoint(out / "last.pt")
