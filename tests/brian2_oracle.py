@@ -2,12 +2,13 @@
 
 Model (all quantities dimensionless, times in "seconds")::
 
-    du/dt = -u / tau + g          tau = 2 * tau_s
+    du/dt = -u / tau + g          tau = tau_mem (default 2 * tau_s)
     dg/dt = -g / tau_s
     input spike of weight w at t_j:   g += w
     u >= theta                    ->  output spike, u -= reset   (g is not reset)
 
-A single input of weight ``w`` at 0 gives ``u(t) = w * tau * (exp(-t/tau) - exp(-t/tau_s))``.
+A single input of weight ``w`` at 0 gives ``u(t) = w * kappa * (exp(-t/tau) - exp(-t/tau_s))``,
+kappa = tau tau_s / (tau - tau_s) (= tau when tau = 2 tau_s).
 
 This is a clock-driven simulation (brian2, numpy code generation, ``method='exact'``),
 written without reference to the event-driven implementation in ``multispike``.  It is
@@ -111,7 +112,7 @@ def _collect_inputs(batch_input_times, weight, dt, n_steps):
 
 
 def simulate_lif_batch(batch_input_times, weight, tau_s, threshold, reset, t_end,
-                       dt=1e-5, interpolate=True, record_voltage=False):
+                       dt=1e-5, interpolate=True, record_voltage=False, tau_mem=None):
     """Simulate several independent samples through the same layer in one brian2 run
     (one network, ``batch * out_features`` neurons), which is much cheaper than one run
     per sample because brian2's numpy target pays a fixed cost per time step.
@@ -138,7 +139,7 @@ def simulate_lif_batch(batch_input_times, weight, tau_s, threshold, reset, t_end
 
     sec = b2.second
     clock = b2.Clock(dt=dt * sec)
-    namespace = {"tau_s": tau_s * sec, "tau": 2.0 * tau_s * sec,
+    namespace = {"tau_s": tau_s * sec, "tau": (2.0 * tau_s if tau_mem is None else tau_mem) * sec,
                  "theta": float(threshold), "reset_amount": float(reset)}
     eqs = """
     du/dt = -u / tau + g : 1
@@ -197,14 +198,14 @@ def simulate_lif_batch(batch_input_times, weight, tau_s, threshold, reset, t_end
 
 
 def simulate_lif(input_times, weight, tau_s, threshold, reset, t_end, dt=1e-5,
-                 interpolate=True, record_voltage=False):
+                 interpolate=True, record_voltage=False, tau_mem=None):
     """Simulate one sample. ``input_times``: list (in_features) of 1-D arrays of spike
     times on the ``dt`` grid; ``weight``: (out_features, in_features).  Returns a list
     (out_features) of sorted arrays of output spike times in ``[0, t_end)`` (with
     ``record_voltage=True``: ``(spikes, t, u)`` with ``u`` of shape (out, steps))."""
     res = simulate_lif_batch([input_times], weight, tau_s, threshold, reset, t_end,
                              dt=dt, interpolate=interpolate,
-                             record_voltage=record_voltage)
+                             record_voltage=record_voltage, tau_mem=tau_mem)
     if record_voltage:
         spikes, t, u = res
         return spikes[0], t, u[0]

@@ -37,11 +37,12 @@ def yinyang_inputs(shared_datasets, n):
     return encode_yinyang(samples[:n]), torch.as_tensor(labels[:n])
 
 
-def small_network(seed=0, dtype=torch.float32, resets=None, max_spikes=(10, 30)):
+def small_network(seed=0, dtype=torch.float32, resets=None, max_spikes=(10, 30), tau_mem=None):
     """A 5-20-3 multi-spike network like the Yin-Yang preset's (hidden layer fires bursts)."""
     torch.manual_seed(seed)
     return SpikingNetwork([5, 20, 3], tau_s=0.35, thresholds=[1.0, 1.0], resets=resets, max_spikes=list(max_spikes),
-                          t_max=4.0, inits=[("normal", 0.7, 5.7), ("normal", 0.5, 0.5)], dtype=dtype)
+                          t_max=4.0, inits=[("normal", 0.7, 5.7), ("normal", 0.5, 0.5)], dtype=dtype,
+                          tau_mem=tau_mem)
 
 
 def dense_graph(lif=None, weight=None, edges=None, extra_nodes=None, affine_bias=None):
@@ -93,6 +94,57 @@ def test_round_trip_with_time_unit_and_clock(time_unit, dt, shared_datasets):
             assert torch.allclose(a[torch.isfinite(a)], b[torch.isfinite(b)], rtol=1e-9, atol=0)
 
 
+def test_round_trip_at_a_ratio_of_three_is_identical_on_yinyang(shared_datasets, tmp_path):
+    x, _ = yinyang_inputs(shared_datasets, 200)
+    net = small_network(tau_mem=3 * 0.35)
+    graph = to_nir(net)
+    assert all(np.allclose(graph.nodes[f"lif{i}"].tau_mem, 3 * 0.35) for i in (0, 1))
+    back = from_nir(write_graph(graph, tmp_path / "net.nir"))
+    for a, b in zip(net.layers, back.layers):
+        assert torch.equal(a.weight, b.weight)
+        assert (a.tau_s, a.tau_mem, a.threshold, a.reset, a.max_spikes, a.t_max) == \
+               (b.tau_s, b.tau_mem, b.threshold, b.reset, b.max_spikes, b.t_max)
+    with torch.no_grad():
+        ours, theirs = net(x, all_layers=True), back(x, all_layers=True)
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert torch.isfinite(ours[-1]).sum() > 100
+    with torch.no_grad():  # and the ratio matters: the 2:1 network fires differently
+        assert not torch.equal(small_network()(x), ours[-1])
+
+
+@pytest.mark.parametrize("tau_mem", [[0.35 * 3, 0.35 * 0.5], [0.35 * 10, None]])
+@pytest.mark.parametrize("time_unit, dt", [(1e-3, None), (0.1, 1e-4)])
+def test_round_trip_at_other_ratios_with_time_unit_and_clock(time_unit, dt, tau_mem, shared_datasets):
+    x, _ = yinyang_inputs(shared_datasets, 50)
+    net = small_network(dtype=torch.float64, resets=[1.0, 0.6], tau_mem=tau_mem)
+    graph = to_nir(net, time_unit=time_unit, dt=dt)
+    for i, layer in enumerate(net.layers):
+        assert np.allclose(graph.nodes[f"lif{i}"].tau_mem, layer.tau_mem * time_unit)
+    back = from_nir(graph, dtype=torch.float64)
+    for a, b in zip(net.layers, back.layers):
+        assert b.tau_mem == pytest.approx(a.tau_mem, rel=1e-12)
+    assert back.layers[1].tau_mem == (2 * back.layers[1].tau_s if tau_mem[1] is None else
+                                      pytest.approx(tau_mem[1]))
+    with torch.no_grad():
+        for a, b in zip(net(x.double(), all_layers=True), back(x.double(), all_layers=True)):
+            assert torch.equal(torch.isfinite(a), torch.isfinite(b))
+            assert torch.allclose(a[torch.isfinite(a)], b[torch.isfinite(b)], rtol=1e-9, atol=0)
+
+
+def test_a_foreign_cuba_lif_of_any_ratio_imports():
+    """tau_mem 0.3 s and tau_syn 0.1 s (ratio 3), and 2:1 up to rounding as the closed form."""
+    net = from_nir(dense_graph(lif={"tau_mem": np.full(3, 0.3), "r": np.full(3, 0.3)}))
+    assert net.layers[0].tau_s == pytest.approx(0.1) and net.layers[0].tau_mem == pytest.approx(0.3)
+    assert torch.allclose(net.layers[0].weight, torch.ones(3, 2))  # r w_in = tau_syn tau_mem
+    net = from_nir(dense_graph(lif={"tau_mem": np.full(3, 0.2 * (1 + 1e-6))}))
+    assert net.layers[0].params.tau_mem == 2 * net.layers[0].tau_s
+    x = torch.tensor([[[0.0], [0.05]]])
+    with torch.no_grad():  # one input spike of weight 1 at t = 0 and one at 0.05 (a slow membrane)
+        net = from_nir(dense_graph(lif={"tau_mem": np.full(3, 0.3), "r": np.full(3, 0.3),
+                                        "v_threshold": np.full(3, 0.05)}))
+        assert torch.isfinite(net(x)).any()
+
+
 def test_literal_mapping_of_the_constants():
     """Dirac input spikes: r = tau_mem / time_unit and w_in = tau_syn (I is our g)."""
     graph = to_nir(small_network(), time_unit=0.5)
@@ -134,7 +186,8 @@ def test_missing_extra_says_what_to_install(monkeypatch):
 # ---------------------------------------------------------------------------- refusals
 
 @pytest.mark.parametrize("change, message", [
-    (dict(lif={"tau_mem": np.full(3, 0.3)}), "tau_mem must be 2 tau_syn"),
+    (dict(lif={"tau_mem": np.full(3, 0.1)}), "tau_mem = tau_syn"),
+    (dict(lif={"tau_mem": np.array([0.3, 0.3, 0.4])}), "tau_mem must be positive and equal for all neurons"),
     (dict(lif={"v_leak": np.full(3, 0.1)}), "v_leak must be 0"),
     (dict(lif={"tau_syn": np.array([0.1, 0.1, 0.2]), "tau_mem": np.array([0.2, 0.2, 0.4])}), "equal for all neurons"),
     (dict(lif={"v_reset": np.full(3, 1.5)}), "v_reset < v_threshold"),
@@ -272,6 +325,22 @@ def test_snntorch_imports_our_graph_and_agrees_to_its_step(peer, shared_datasets
             assert s["equal_counts"] >= 0.9 and s["compared"] > 100
             assert s["median"] <= 2.5 and s["p90"] <= 12
             assert abs(s["mean_signed"]) <= 4
+
+
+@pytest.mark.parametrize("ratio", [3.0, 1.5, 5.0])
+def test_snntorch_imports_our_graph_at_another_ratio_and_agrees_to_its_step(peer, shared_datasets, ratio):
+    time_unit = 0.1
+    step = peer.SNNTORCH_DT / time_unit
+    x, _ = grid_inputs(shared_datasets, 30, step)
+    net = small_network(max_spikes=SLOTS, tau_mem=ratio * 0.35)
+    ours = exact(net, x)
+    graph = to_nir(net, time_unit=time_unit, dt=peer.SNNTORCH_DT)
+    theirs = peer.simulate(peer.with_subtractive_reset(peer.import_into_snntorch(graph)), x, step, 4.0, SLOTS)
+    for a, b in zip(ours, theirs):
+        s = peer.agreement(a, b, step)
+        assert s["equal_counts"] >= 0.9 and s["compared"] > 100
+        assert s["median"] <= 2.5 and s["p90"] <= 12
+        assert abs(s["mean_signed"]) <= 4
 
 
 def test_snntorch_agreement_improves_with_a_smaller_step(peer, shared_datasets):

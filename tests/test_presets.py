@@ -59,3 +59,34 @@ def test_step_schedule_halves_every_period_down_to_the_floor():
 def test_bad_schedule_and_penalty_settings_are_refused(field, value, match):
     with pytest.raises(ValueError, match=match):
         get_preset("fashion-mnist-multispike", **{field: value})
+
+
+@pytest.mark.parametrize("value,match", [
+    (0.0, "tau_mem must be > 0"), (-1.0, "tau_mem must be > 0"),
+    (0.13, "differ from tau_s"), (float("inf"), "tau_mem must be a finite number"),
+    (float("nan"), "tau_mem must be a finite number"), ("3", "tau_mem must be a number or None")])
+def test_bad_membrane_time_constants_are_refused(value, match):
+    with pytest.raises(ValueError, match=match):
+        get_preset("mnist-multispike", tau_mem=value)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_keep_the_two_to_one_membrane_time_constant(name):
+    assert get_preset(name).tau_mem is None
+
+
+def test_the_config_membrane_time_constant_reaches_every_layer():
+    c = get_preset("fashion-mnist-multispike")
+    assert [layer.tau_mem for layer in build_network(c, 784, 10).layers] == [0.26] * 3
+    c = get_preset("fashion-mnist-multispike", tau_mem=0.39)
+    assert [layer.tau_mem for layer in build_network(c, 784, 10).layers] == [0.39] * 3
+    c = get_preset("mnist-conv", tau_mem=0.05)
+    assert [layer.tau_mem for layer in build_network(c, 784, 10).layers] == [0.05] * 4
+
+
+def test_presets_command_shows_the_membrane_time_constant(capsys):
+    from multispike.cli import main
+
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(PRESETS) and all("tau_mem=2*tau_s" in line for line in lines)

@@ -69,7 +69,7 @@ def two_epoch_cli_run(tmp_path_factory):
     ["--preset", "mnist-multispike"], ["--preset", "yinyang-ttfs"], ["--hidden", "30"],
     ["--loss", "ttfs"], ["--lr", "0.5"], ["--dataset", "mnist"], ["--seed", "2"],
     ["--max-spikes", "5,5"], ["--data-dir", "/work/elsewhere"], ["--val-size", "100"],
-    ["--lr-schedule", "constant"], ["--batch-size", "7"]],
+    ["--lr-schedule", "constant"], ["--batch-size", "7"], ["--tau-mem", "1.119"]],
     ids=lambda o: o[0] + "=" + o[1])
 def test_resume_refuses_a_conflicting_option(two_epoch_cli_run, capsys, option):
     before = {p.name: p.read_bytes() for p in two_epoch_cli_run.iterdir()}
@@ -255,6 +255,34 @@ def test_checkpoint_of_format_1_still_loads_and_resumes(tmp_path):
     (run / "last.pt").write_bytes((DATA / "checkpoint-format-1.pt").read_bytes())
     result = train(None, run, resume=True, progress=False, log=quiet)
     assert result["epochs"] == 2 and result["selected_epoch"] is None
+
+
+def test_checkpoint_of_format_1_has_the_two_to_one_membrane(tmp_path):
+    # written before tau_mem was a setting: its layers have tau_mem = 2 tau_s
+    net, config = load_trained(DATA / "checkpoint-format-1.pt")
+    assert config.tau_mem is None
+    assert all(layer.tau_mem == 2 * config.tau_s for layer in net.layers)
+
+
+def test_a_run_with_its_own_membrane_time_constant_loads_and_resumes(tmp_path, capsys):
+    out = tmp_path / "r"
+    tau_mem = 3 * get_preset("yinyang-multispike").tau_s
+    assert cli("train", "--out", out, "--epochs", 1, "--tau-mem", tau_mem, *small_cli_options()) == 0
+    net, config = load_trained(out / "last.pt")
+    assert config.tau_mem == tau_mem and all(layer.tau_mem == tau_mem for layer in net.layers)
+    data = load_data(config)
+    acc = evaluate(net, data.x_test, data.y_test, config.prediction_rule)["accuracy"]
+    assert acc == load_checkpoint(out / "last.pt")["history"][-1]["test_accuracy"]
+    assert json.loads((out / "config.json").read_text())["tau_mem"] == tau_mem
+    # resuming keeps it; restating it is no conflict, another value (2:1 here) is one
+    assert cli("train", "--out", out, "--resume", "--tau-mem", 2 * tau_mem / 3) == 2
+    assert "contradict it: tau_mem" in capsys.readouterr().err
+    assert cli("train", "--out", out, "--resume", "--epochs", 2, "--tau-mem", tau_mem,
+               "--no-progress") == 0
+    last = load_checkpoint(out / "last.pt")
+    assert last["epoch"] == 2 and last["config"]["tau_mem"] == tau_mem
+    net, _ = load_trained(out / "last.pt")
+    assert all(layer.tau_mem == tau_mem for layer in net.layers)
 
 
 # ---------------------------------------------------------------------------- best.pt

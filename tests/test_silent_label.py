@@ -335,3 +335,135 @@ def test_the_term_revives_a_silent_label_neuron_under_the_spike_count_loss():
     assert torch.isinf(out[labels == 2, 2]).all() and torch.equal(w_plain[2], w[2])
     out, _ = train(1.0)
     assert torch.isfinite(out[labels == 2, 2, 0]).all()
+
+
+# --- any membrane time constant (tau_mem != 2 tau_s) -----------------------------------------
+
+RATIOS = [0.5, 3.0, 10.0]
+
+
+def potential_on_grid_at(x, w, tau_s, tau_mem, grid):
+    """u(t) on ``grid`` with membrane time constant ``tau_mem``: the PSP kernel is
+    kappa (exp(-s/tau_mem) - exp(-s/tau_s)), kappa = tau_mem tau_s / (tau_mem - tau_s)."""
+    kappa = tau_mem * tau_s / (tau_mem - tau_s)
+    u = torch.zeros(x.shape[0], w.shape[0], len(grid), dtype=torch.float64)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            for t_j in x[i, j].tolist():
+                if math.isfinite(t_j):
+                    s = (grid - t_j).clamp(min=0)
+                    u[i] += w[:, j:j + 1] * kappa * (torch.exp(-s / tau_mem) - torch.exp(-s / tau_s))
+    return u
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+@pytest.mark.parametrize("t_max", [1.3, INF])
+def test_peak_potential_at_any_ratio_matches_a_fine_time_grid(t_max, ratio):
+    x, w = random_layer(0, w_mean=0.5)
+    tau_s = 0.2
+    end = t_max if math.isfinite(t_max) else 10.0
+    grid = torch.linspace(0, end, 400_001, dtype=torch.float64)
+    x = torch.where(x < t_max, x, INF)
+    on_grid = potential_on_grid_at(x, w, tau_s, ratio * tau_s, grid).max(-1).values
+    peak = peak_potential(x, w, tau_s, t_max, tau_mem=ratio * tau_s)
+    positive = on_grid > 1e-3
+    assert positive.sum() >= 6
+    assert torch.allclose(peak[positive], on_grid[positive], atol=5e-4, rtol=0)
+    assert (peak[positive] >= on_grid[positive] - 1e-12).all()  # never below a sampled value
+    assert (peak[~positive] <= 1e-3 + 5e-4).all()
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+@pytest.mark.parametrize("t_max", [1.3, INF])
+def test_mean_potential_at_any_ratio_matches_a_fine_time_grid(t_max, ratio):
+    x, w = random_layer(1, w_mean=-0.3)
+    tau_s, tau_mem = 0.2, ratio * 0.2
+    x = torch.where(x < t_max, x, INF)
+    valid = torch.isfinite(x).flatten(1)
+    first = torch.where(valid, x.flatten(1), INF).min(1).values
+    last = torch.where(valid, x.flatten(1), -INF).max(1).values
+    mean = mean_potential(x, w, tau_s, t_max, tau_mem=tau_mem)
+    for i in range(x.shape[0]):
+        end = t_max if math.isfinite(t_max) else last[i].item() + 2 * max(tau_s, tau_mem)
+        grid = torch.linspace(first[i].item(), end, 200_001, dtype=torch.float64)
+        u = potential_on_grid_at(x[i:i + 1], w, tau_s, tau_mem, grid)[0]
+        trapezoid = torch.trapezoid(u, grid, dim=-1) / (end - first[i].item())
+        assert torch.allclose(mean[i], trapezoid, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+@pytest.mark.parametrize("t_max", [1.1, INF])
+def test_peak_and_mean_potential_gradcheck_at_any_ratio(t_max, ratio):
+    x, w = random_layer(3, batch=3, n_in=5, slots=2, n_out=3, w_mean=0.3)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    for f in (peak_potential, mean_potential):
+        assert torch.autograd.gradcheck(lambda x, w: f(x, w, 0.2, t_max, tau_mem=0.2 * ratio),
+                                        (x, w), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_a_neuron_fires_exactly_when_its_peak_reaches_the_threshold_at_any_ratio(ratio):
+    x, w = random_layer(0, batch=20, n_in=8, slots=1, n_out=5, w_mean=0.6)
+    tau_s, t_max = 0.2, 1.2
+    peak = peak_potential(x, w, tau_s, t_max, tau_mem=ratio * tau_s)
+    threshold = peak.median().item()
+    fired = torch.isfinite(lif(x, w, tau_s, threshold, max_spikes=1, t_max=t_max,
+                               tau_mem=ratio * tau_s)).any(-1)
+    clear = (peak - threshold).abs() > 1e-9
+    assert fired.any() and (~fired).any()
+    assert torch.equal(fired[clear], (peak >= threshold)[clear])
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_peak_potential_gradient_equals_the_documented_formula_at_any_ratio(ratio):
+    tau_s = 0.5
+    tau = ratio * tau_s
+    kappa = tau * tau_s / (tau - tau_s)
+    t_in = torch.tensor([0.1, 0.3], dtype=torch.float64)
+    w = torch.tensor([[1.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    x = t_in.reshape(1, 2, 1).clone().requires_grad_(True)
+    peak_potential(x, w, tau_s, tau_mem=tau)[0, 0].backward()
+    a = (w.detach()[0] * torch.exp(t_in / tau_s)).sum()
+    b = (w.detach()[0] * torch.exp(t_in / tau)).sum()
+    t_p = kappa * torch.log(tau * a / (tau_s * b))
+    assert t_p > 0.3  # an interior maximum after the second input
+    s = t_p - t_in
+    assert torch.allclose(w.grad[0], kappa * (torch.exp(-s / tau) - torch.exp(-s / tau_s)), rtol=1e-12)
+    assert torch.allclose(x.grad.reshape(2), w.detach()[0] * kappa * (torch.exp(-s / tau) / tau
+                                                                      - torch.exp(-s / tau_s) / tau_s),
+                          rtol=1e-12)
+
+
+def test_tau_mem_none_is_the_two_to_one_membrane():
+    x, w = random_layer(2, w_mean=0.3)
+    for f in (peak_potential, mean_potential):
+        assert torch.allclose(f(x, w, 0.2, 1.3), f(x, w, 0.2, 1.3, tau_mem=0.4), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("tau_mem", [0.2, 0.0, -1.0, INF, "0.4"])
+def test_peak_and_mean_potential_refuse_a_bad_tau_mem(tau_mem):
+    x, w = random_layer(0)
+    for f in (peak_potential, mean_potential):
+        with pytest.raises(ValueError, match="tau_mem"):
+            f(x, w, 0.2, tau_mem=tau_mem)
+
+
+def test_compute_loss_uses_the_output_layers_membrane_time_constant():
+    torch.manual_seed(0)
+    net = SpikingNetwork([4, 6, 3], tau_s=0.2, thresholds=[0.05, 5.0], max_spikes=1, t_max=2.0,
+                         inits=("normal", 0.5, 0.5), dtype=torch.float64, tau_mem=0.6)
+    x = torch.rand(8, 4, 1, dtype=torch.float64)
+    labels = torch.arange(8) % 3
+    config = TrainConfig(loss="spike_count", silent_label_penalty=1.0, hidden=[6],
+                         thresholds=[0.05, 5.0], max_spikes=[1, 1], tau_s=0.2, tau_mem=0.6,
+                         t_max=2.0, target_true=1.0, target_false=0.0)
+    hidden, out = net(x, all_layers=True)
+    assert torch.isinf(out).all()  # every label neuron is silent
+    total = compute_loss(config, out, labels, net, hidden)
+    plain = spike_count_loss(out, labels, 1.0, 0.0)
+    out_layer = net.layers[-1]
+    term = silent_label_loss(out, labels, hidden, out_layer.weight, 0.2, 5.0, 2.0, tau_mem=0.6)
+    assert total.item() == pytest.approx(plain.item() + term.item(), rel=1e-12)
+    two_to_one = silent_label_loss(out, labels, hidden, out_layer.weight, 0.2, 5.0, 2.0)
+    assert abs(term.item() - two_to_one.item()) > 1e-6

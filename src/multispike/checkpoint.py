@@ -240,7 +240,7 @@ def build_network(config: TrainConfig, n_inputs: int, n_out: int) -> SpikingNetw
         net = SpikingNetwork.from_architecture(
             config.architecture, n_inputs, tau_s=config.tau_s, thresholds=config.thresholds,
             resets=config.resets, max_spikes=config.max_spikes, t_max=config.t_max,
-            inits=[parse_init(s) for s in config.init])
+            inits=[parse_init(s) for s in config.init], tau_mem=config.tau_mem)
         if net.sizes[-1] != n_out:
             raise ValueError(f"architecture {config.architecture!r} ends with {net.sizes[-1]} "
                              f"outputs, but {config.dataset} has {n_out} classes")
@@ -248,7 +248,7 @@ def build_network(config: TrainConfig, n_inputs: int, n_out: int) -> SpikingNetw
     return SpikingNetwork([n_inputs, *config.hidden, n_out], tau_s=config.tau_s,
                           thresholds=config.thresholds, resets=config.resets,
                           max_spikes=config.max_spikes, t_max=config.t_max,
-                          inits=[parse_init(s) for s in config.init])
+                          inits=[parse_init(s) for s in config.init], tau_mem=config.tau_mem)
 
 
 def load_trained(path, data_dir=None):

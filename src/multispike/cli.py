@@ -201,7 +201,8 @@ def _cmd_presets(_args) -> int:
             f"spike_count {c.target_true:g}/{c.target_false:g}"
         schedule = {"step": f"step (halved every {c.lr_halving_epochs} epochs, floor {c.lr_min:g})",
                     "exponential": f"exponential (x{c.lr_gamma:g} per epoch)"}.get(c.lr_schedule, c.lr_schedule)
-        print(f"{name}: {c.dataset}, {layers}, tau_s={c.tau_s}, thresholds={c.thresholds}, "
+        tau_mem = "2*tau_s" if c.tau_mem is None else f"{c.tau_mem:g}"
+        print(f"{name}: {c.dataset}, {layers}, tau_s={c.tau_s}, tau_mem={tau_mem}, thresholds={c.thresholds}, "
               f"max_spikes={c.max_spikes}, t_max={c.t_max}, init={c.init}, loss={loss}, "
               f"lr={c.lr} {schedule}, batch={c.batch_size}, epochs={c.epochs}")
     return 0

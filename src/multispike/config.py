@@ -55,7 +55,9 @@ class TrainConfig:
     architecture: Optional[str] = setting(
         None, "layers after the input, replacing --hidden, e.g. 15c5-p2-40c5-p2-300-10 "
               "(15 channels 5x5 conv, 2x2 spike pooling, ..., 10 outputs)")
-    tau_s: float = setting(1.0, "synaptic time constant of every layer; the membrane one is 2*tau_s")
+    tau_s: float = setting(1.0, "synaptic time constant of every layer")
+    tau_mem: Optional[float] = setting(None, "membrane time constant of every layer, > 0 and not "
+                                             "equal to tau_s; default (none): 2*tau_s")
     thresholds: list[float] = setting([1.0, 1.0], "firing threshold per layer (hidden..., output), "
                                                    "comma separated")
     resets: Optional[list[float]] = setting(None, "amount subtracted from u at a spike, per layer; "
@@ -153,6 +155,9 @@ class TrainConfig:
         for name in ("tau_s", "lr", "t_window", "tau_loss"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.tau_mem is not None and not (self.tau_mem > 0 and self.tau_mem != self.tau_s):
+            raise ValueError(f"tau_mem must be > 0 and differ from tau_s = {self.tau_s} (or None "
+                             f"for 2*tau_s), got {self.tau_mem}")
         if not self.silent_label_penalty >= 0:
             raise ValueError(f"silent_label_penalty must be >= 0, got {self.silent_label_penalty}")
         if not self.lr <= MAX_LR:

@@ -173,21 +173,22 @@ def conv_lif_layer(times, weight, params: LIFParameters, stride=1, padding=0):
 
 
 def conv_lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=1,
-                             t_max=math.inf, stride=1, padding=0):
+                             t_max=math.inf, stride=1, padding=0, tau_mem=None):
     """Like :func:`conv_lif`, and also return the (batch, C_out, H_out, W_out) bool tensor of
     the neurons that wanted to fire more than ``max_spikes`` times."""
-    params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+    params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max, tau_mem)
     return conv_lif_layer(times, weight, params, stride, padding)
 
 
 def conv_lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf,
-             stride=1, padding=0):
+             stride=1, padding=0, tau_mem=None):
     """Exact output spike times of a convolutional layer of LIF neurons.
 
     Args:
         times: (batch, C_in, H, W, K_in) float32/float64 input spike times, +inf = empty.
         weight: (C_out, C_in, kH, kW) shared kernels.
-        tau_s, threshold, reset, max_spikes, t_max: as in :func:`multispike.functional.lif`.
+        tau_s, threshold, reset, max_spikes, t_max, tau_mem: as in
+            :func:`multispike.functional.lif`.
         stride: step between receptive fields (int >= 1, both directions).
         padding: silent input neurons added on every side (int >= 0).
 
@@ -197,7 +198,7 @@ def conv_lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=ma
         respect to ``times`` and ``weight``.
     """
     return conv_lif_with_saturation(times, weight, tau_s, threshold, reset, max_spikes, t_max,
-                                    stride, padding)[0]
+                                    stride, padding, tau_mem)[0]
 
 
 def _pool(times, s):

@@ -95,11 +95,11 @@ class _LIFFunction(torch.autograd.Function):
 
 
 def lif_with_saturation(times, weight, tau_s, threshold, reset=None, max_spikes=1,
-                        t_max=math.inf):
+                        t_max=math.inf, tau_mem=None):
     """Like :func:`lif`, and also return a (batch, out_features) bool tensor marking the
     neurons that wanted to fire more than ``max_spikes`` times (their later spikes are dropped).
     """
-    params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+    params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max, tau_mem)
     return lif_layer(times, weight, params)
 
 
@@ -167,21 +167,25 @@ def infer_lif(times: torch.Tensor | None, weight_t: torch.Tensor, params: LIFPar
     return out, saturated, emitted
 
 
-def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf):
+def lif(times, weight, tau_s, threshold, reset=None, max_spikes=1, t_max=math.inf,
+        tau_mem=None):
     """Exact output spike times of a layer of LIF neurons.
 
     Args:
         times: (batch, in_features, K_in) float32/float64 input spike times, +inf = empty
             slot; slots may be in any order.
         weight: (out_features, in_features) synaptic weights.
-        tau_s: synaptic time constant (> 0); the membrane one is tau = 2 tau_s.
+        tau_s: synaptic time constant (> 0).
         threshold: firing threshold theta (> 0).
         reset: amount subtracted from u at each spike (> 0); None means ``threshold``.
         max_spikes: spike slots per output neuron (1 = TTFS); later spikes are dropped.
         t_max: spikes after ``t_max`` are dropped.
+        tau_mem: membrane time constant (> 0, not equal to tau_s); None means 2 tau_s,
+            whose threshold crossings have a closed form (the fastest case).
 
     Returns:
         (batch, out_features, max_spikes) ascending output spike times, +inf padded,
         differentiable with respect to ``times`` and ``weight``.
     """
-    return lif_with_saturation(times, weight, tau_s, threshold, reset, max_spikes, t_max)[0]
+    return lif_with_saturation(times, weight, tau_s, threshold, reset, max_spikes, t_max,
+                               tau_mem)[0]

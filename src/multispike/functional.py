@@ -1,11 +1,13 @@
 """The exact event-driven LIF layer as a pure function with an exact backward pass.
 
-Current-based leaky integrate-and-fire neurons with tau = 2 tau_s:
+Current-based leaky integrate-and-fire neurons with membrane time constant tau (``tau_mem``,
+2 tau_s unless given, any other value except tau_s):
 
     du/dt = -u/tau + g,    dg/dt = -g/tau_s + sum_j w_nj sum_{t_j} delta(t - t_j)
 
 A neuron spikes when u reaches ``threshold`` from below, and u then drops by ``reset``.
-Spike times are found in closed form between input events (see ``kernels/forward.py``) and
+Spike times are found between input events in closed form at tau = 2 tau_s, to float
+precision by a bracketed solver at other ratios (see ``kernels/forward.py``), and
 the gradients with respect to weights and input spike times are exact (``kernels/backward.py``).
 
 Data layout: spike trains are float tensors (batch, neurons, slots), +inf in empty slots.

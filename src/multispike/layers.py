@@ -65,8 +65,8 @@ class _Neurons(nn.Module):
     to move to a device or precision the kernels do not support."""
 
     def _set_neurons(self, weight: torch.Tensor, n_out: int, tau_s, threshold, reset, max_spikes,
-                     t_max, init) -> None:
-        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max)
+                     t_max, init, tau_mem) -> None:
+        self.params = LIFParameters.create(tau_s, threshold, reset, max_spikes, t_max, tau_mem)
         check_layer_size(n_out, self.params.max_spikes)
         self.weight = nn.Parameter(weight)
         self.init = check_init(tuple(init) if isinstance(init, list) else init)
@@ -88,6 +88,7 @@ class _Neurons(nn.Module):
         return super()._apply(fn, *args, **kwargs)
 
     tau_s = property(lambda self: self.params.tau_s)
+    tau_mem = property(lambda self: self.params.tau_mem)
     threshold = property(lambda self: self.params.threshold)
     reset = property(lambda self: self.params.reset)
     max_spikes = property(lambda self: self.params.max_spikes)
@@ -110,7 +111,8 @@ class LIF(_Neurons):
     def __init__(self, in_features: int, out_features: int, tau_s: float = DEFAULT_TAU_S,
                  threshold: float = DEFAULT_THRESHOLD, reset: float | None = None,
                  max_spikes: int = DEFAULT_MAX_SPIKES,
-                 t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32):
+                 t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32,
+                 tau_mem: float | None = None):
         super().__init__()
         positive_int("in_features", in_features)
         positive_int("out_features", out_features)
@@ -121,7 +123,7 @@ class LIF(_Neurons):
         # the kernels read W^T (in, out) and produce the gradient in that layout, so a
         # training step transposes no weight and no gradient (dense.transposed_weight).
         self._set_neurons(torch.empty(in_features, out_features, dtype=dtype).t(), out_features,
-                          tau_s, threshold, reset, max_spikes, t_max, init)
+                          tau_s, threshold, reset, max_spikes, t_max, init, tau_mem)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         self.check_input(times)
@@ -151,8 +153,8 @@ class LIF(_Neurons):
 
     def extra_repr(self) -> str:
         p = self.params
-        return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, threshold={p.threshold}, "
-                f"reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
+        return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, tau_mem={p.tau_mem}, "
+                f"threshold={p.threshold}, reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
 
 
 class ConvLIF(_Neurons):
@@ -171,7 +173,7 @@ class ConvLIF(_Neurons):
                  tau_s: float = DEFAULT_TAU_S, threshold: float = DEFAULT_THRESHOLD,
                  reset: float | None = None, max_spikes: int = DEFAULT_MAX_SPIKES,
                  t_max: float = math.inf, stride: int = 1, padding: int = 0,
-                 init=("uniform", -1.0, 1.0), dtype=torch.float32):
+                 init=("uniform", -1.0, 1.0), dtype=torch.float32, tau_mem: float | None = None):
         super().__init__()
         self.in_channels = positive_int("in_channels", in_channels)
         self.out_channels = positive_int("out_channels", out_channels)
@@ -185,7 +187,7 @@ class ConvLIF(_Neurons):
         self.padding = padding
         _check_dtype(dtype)
         self._set_neurons(torch.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype),
-                          out_channels, tau_s, threshold, reset, max_spikes, t_max, init)
+                          out_channels, tau_s, threshold, reset, max_spikes, t_max, init, tau_mem)
 
     def output_shape(self, height: int, width: int) -> tuple[int, int]:
         """(H_out, W_out) for an input of height x width."""
@@ -202,7 +204,7 @@ class ConvLIF(_Neurons):
     def extra_repr(self) -> str:
         p = self.params
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, tau_s={p.tau_s}, "
+                f"stride={self.stride}, padding={self.padding}, tau_s={p.tau_s}, tau_mem={p.tau_mem}, "
                 f"threshold={p.threshold}, reset={p.reset}, max_spikes={p.max_spikes}, "
                 f"t_max={p.t_max}")
 

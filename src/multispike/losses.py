@@ -131,14 +131,16 @@ def ttfs_cross_entropy(out_times, labels, tau_loss=0.005, silent_time=None, redu
     return _reduce(per_sample, reduction)
 
 
-def silent_label_loss(out_times, labels, in_times, weight, tau_s, threshold, t_max=math.inf):
+def silent_label_loss(out_times, labels, in_times, weight, tau_s, threshold, t_max=math.inf,
+                      tau_mem=None):
     """(1/N) sum over samples whose label neuron is silent of (theta - u_peak) / theta, or
     1 - u_mean / theta where u_peak <= 0 (see the module docstring); 0 with zero gradient
     when no label neuron is silent.
 
     ``in_times`` (batch, in_features, slots) are the output layer's input spike times (the
     last hidden layer's output, with its autograd graph) and ``weight`` its (classes,
-    in_features) weights; ``tau_s``, ``threshold`` and ``t_max`` are the output layer's.
+    in_features) weights; ``tau_s``, ``threshold``, ``t_max`` and ``tau_mem`` (None: 2 tau_s)
+    are the output layer's.
     """
     _check(out_times, labels)
     if not (isinstance(threshold, (int, float)) and threshold > 0):
@@ -154,8 +156,8 @@ def silent_label_loss(out_times, labels, in_times, weight, tau_s, threshold, t_m
     if not bool(silent.any()):
         return (0.0 * weight.sum()).to(out_times.dtype)
     label = labels[silent].unsqueeze(1)
-    peak = peak_potential(in_times[silent], weight, tau_s, t_max).gather(1, label).squeeze(1)
-    mean = mean_potential(in_times[silent], weight, tau_s, t_max).gather(1, label).squeeze(1)
+    peak = peak_potential(in_times[silent], weight, tau_s, t_max, tau_mem).gather(1, label).squeeze(1)
+    mean = mean_potential(in_times[silent], weight, tau_s, t_max, tau_mem).gather(1, label).squeeze(1)
     distance = torch.where(peak.detach() > 0, torch.relu(threshold - peak) / threshold,
                            1 - mean / threshold)
     return distance.sum() / len(labels)
@@ -303,5 +305,5 @@ def compute_loss(config, out_times, labels, net=None, in_times=None):
             raise ValueError("silent_label_penalty > 0 needs a fully connected output layer; "
                              "this network ends with a convolution")
         loss = loss + config.silent_label_penalty * silent_label_loss(
-            out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max)
+            out_times, labels, in_times, out.weight, out.tau_s, out.threshold, out.t_max, out.tau_mem)
     return loss

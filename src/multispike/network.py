@@ -25,13 +25,15 @@ def _per_layer(name, value, n_layers):
     return values
 
 
-def _layer_settings(n_layers, thresholds, resets, max_spikes, inits):
-    """One threshold, reset, slot count and initialisation per layer (a single value, or a
-    single ("uniform", low, high) / ("normal", mean, std) tuple, applies to every layer)."""
+def _layer_settings(n_layers, thresholds, resets, max_spikes, inits, tau_mem):
+    """One threshold, reset, slot count, initialisation and membrane time constant per layer
+    (a single value, or a single ("uniform", low, high) / ("normal", mean, std) tuple,
+    applies to every layer)."""
     if isinstance(inits, tuple) and inits and isinstance(inits[0], str):
         inits = [inits] * n_layers
     return (_per_layer("thresholds", thresholds, n_layers), _per_layer("resets", resets, n_layers),
-            _per_layer("max_spikes", max_spikes, n_layers), _per_layer("inits", inits, n_layers))
+            _per_layer("max_spikes", max_spikes, n_layers), _per_layer("inits", inits, n_layers),
+            _per_layer("tau_mem", tau_mem, n_layers))
 
 
 def _checked_architecture(spec: str, n_inputs):
@@ -60,8 +62,9 @@ class SpikingNetwork(nn.Module):
     sizes[-1]``, or convolutions, spike pooling and fully connected layers from an
     architecture spec (:meth:`from_architecture`).
 
-    Per-layer settings (``thresholds``, ``resets``, ``max_spikes``, ``inits``) take one value
-    for all layers or a sequence with one entry per layer. ``forward(times)`` returns the
+    Per-layer settings (``thresholds``, ``resets``, ``max_spikes``, ``inits``, ``tau_mem``)
+    take one value for all layers or a sequence with one entry per layer; ``tau_mem`` None
+    is 2 ``tau_s``. ``forward(times)`` returns the
     output spike times; ``forward(times, all_layers=True)`` the list of every layer's.
 
     Without autograd (inference) a large batch runs through the whole network in chunks of
@@ -77,7 +80,7 @@ class SpikingNetwork(nn.Module):
 
     def __init__(self, sizes: Sequence[int] | str, tau_s: float, thresholds, resets=None,
                  max_spikes=1, t_max: float = math.inf, inits=("uniform", -1.0, 1.0),
-                 dtype=torch.float32, n_inputs: int | None = None):
+                 dtype=torch.float32, n_inputs: int | None = None, tau_mem=None):
         """``sizes``: ``[inputs, hidden..., outputs]`` of a fully connected stack, or an
         architecture spec (see :meth:`from_architecture`, which also needs ``n_inputs``)."""
         super().__init__()
@@ -89,7 +92,8 @@ class SpikingNetwork(nn.Module):
             shape, specs, n_inputs = None, [Dense(size) for size in sizes[1:]], sizes[0]
         shapes = layer_shapes(shape, specs) if shape is not None else [spec.size for spec in specs]
         n = sum(not isinstance(layer, Pool) for layer in specs)
-        thresholds, resets, max_spikes, inits = _layer_settings(n, thresholds, resets, max_spikes, inits)
+        thresholds, resets, max_spikes, inits, tau_mem = _layer_settings(
+            n, thresholds, resets, max_spikes, inits, tau_mem)
         layers, pools, sizes, map_shapes = [], [], [n_inputs], []
         before = shape if shape is not None else n_inputs
         for layer, after in zip(specs, shapes):
@@ -99,7 +103,8 @@ class SpikingNetwork(nn.Module):
                 continue
             i = len(layers)
             kw = dict(tau_s=tau_s, threshold=thresholds[i], reset=resets[i],
-                      max_spikes=max_spikes[i], t_max=t_max, init=tuple(inits[i]), dtype=dtype)
+                      max_spikes=max_spikes[i], t_max=t_max, init=tuple(inits[i]), dtype=dtype,
+                      tau_mem=tau_mem[i])
             if isinstance(layer, Conv):
                 layers.append(ConvLIF(before[0], layer.channels, layer.kernel, stride=layer.stride,
                                       padding=layer.padding, **kw))
@@ -122,12 +127,14 @@ class SpikingNetwork(nn.Module):
     @classmethod
     def from_architecture(cls, spec: str, n_inputs: int, tau_s: float, thresholds, resets=None,
                           max_spikes=1, t_max: float = math.inf,
-                          inits=("uniform", -1.0, 1.0), dtype=torch.float32) -> "SpikingNetwork":
+                          inits=("uniform", -1.0, 1.0), dtype=torch.float32,
+                          tau_mem=None) -> "SpikingNetwork":
         """A network from a spec such as ``15c5-p2-40c5-p2-300-10`` (``architecture.py``)
         over ``n_inputs`` input neurons; per-layer settings have one entry per convolution
         or fully connected layer. Inputs may be given flat (batch, n_inputs, slots) or as
         (batch, channels, height, width, slots)."""
-        return cls(spec, tau_s, thresholds, resets, max_spikes, t_max, inits, dtype, n_inputs=n_inputs)
+        return cls(spec, tau_s, thresholds, resets, max_spikes, t_max, inits, dtype,
+                   n_inputs=n_inputs, tau_mem=tau_mem)
 
     def forward(self, times: torch.Tensor, all_layers: bool = False):
         if self.input_shape is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .kernels import (EventRows, LayerConstants, count_events, lif_backward, lif_forward,
-                      merge_events, scatter_event_grads, sum_partials, sum_transpose)
+                      merge_events, record_width, scatter_event_grads, sum_partials, sum_transpose)
 
 __all__ = ["EventRows", "SpikeLog", "merge_spike_events", "neuron_blocks",
            "simulate_events", "backward_chunks", "backpropagate_events",
@@ -29,7 +29,7 @@ class SpikeLog(NamedTuple):
     """The spike log of a training forward pass (``kernels/spike_log.py``)."""
 
     entry: torch.Tensor         # (batch, out * K) int32, neuron and slot packed
-    record: torch.Tensor        # (batch, out * K, 2) (z', f2') per spike
+    record: torch.Tensor        # (batch, out * K, record_width) (z', f2'[, f1']) per spike
     window_start: torch.Tensor  # (batch, n_blocks, S + 1) int32
 
 
@@ -72,7 +72,7 @@ def simulate_events(events: EventRows, weight_t: torch.Tensor, k: LayerConstants
     saturated = torch.empty((batch, n_out), dtype=torch.bool)
     # the spike log (only its used part is ever written or read)
     log = SpikeLog(torch.empty((batch, n_out * max_spikes), dtype=torch.int32),
-                   torch.empty((batch, n_out * max_spikes, 2), dtype=dtype),
+                   torch.empty((batch, n_out * max_spikes, record_width(k)), dtype=dtype),
                    torch.empty((batch, n_blocks, events.times.shape[1] + 1), dtype=torch.int32))
     lif_forward(events.numpy(), weight_t.numpy(), k, max_spikes, n_blocks, out.numpy(),
                 saturated.numpy(), log.entry.numpy(), log.record.numpy(),

@@ -4,8 +4,8 @@ from .checks import count_non_finite
 from .constants import LayerConstants, layer_constants
 from .events import EventRows, count_events, merge_events
 from .forward import lif_forward, lif_infer
-from .spike_log import check_log_capacity
+from .spike_log import check_log_capacity, record_width
 
 __all__ = ["EventRows", "LayerConstants", "check_log_capacity", "count_events",
            "count_non_finite", "layer_constants", "lif_backward", "lif_forward", "lif_infer",
-           "merge_events", "scatter_event_grads", "sum_partials", "sum_transpose"]
+           "merge_events", "record_width", "scatter_event_grads", "sum_partials", "sum_transpose"]

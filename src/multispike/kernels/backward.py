@@ -24,6 +24,10 @@ keeps, per neuron and relative to the current event time r,
     dL/dw_nm += S1 - S2,    dL/dt_j += sum_n w_nm (S1/tau_s - S2/tau),
 
 and a spike i in the window of event r has E_i = dL/dt_i + (reset/tau^2) z'_i S2.
+For any ratio tau = r tau_s the same walk holds with the implicit-function factors of
+``kernels/crossing.py`` (f1 = kappa exp(-t/tau_s) / u'(t), f2 = kappa exp(-t/tau) / u'(t),
+kappa = tau tau_s / (tau - tau_s) = tau at 2:1), recorded by the forward pass, and the reset
+coupling reset / (kappa tau) in place of reset / tau^2.
 Moving to the previous event multiplies S1 by exp(-dt/tau_s) and S2 by exp(-dt/tau),
 the same factors as the forward pass. Work is linear in events x neurons plus spikes.
 """
@@ -42,7 +46,8 @@ def lif_backward(grad_out, log_entry, log_record, window_start, events, weight_t
     ----------
     grad_out : (batch, out, K) dL/dt_k for every output slot (ignored for empty slots)
     log_entry, log_record, window_start : the forward kernel's spike log
-        (``kernels/spike_log.py``; records (z'_k, f2'_k) per spike)
+        (``kernels/spike_log.py``; records (z'_k, f2'_k), or (z'_k, f2'_k, f1'_k) for a
+        ratio of the time constants other than 2, per spike)
     events : the forward pass's :class:`~multispike.kernels.events.EventRows` (numpy;
         source, count, decay_s and decay are read)
     weight_t : (in, out) transposed weight
@@ -71,6 +76,7 @@ def lif_backward(grad_out, log_entry, log_record, window_start, events, weight_t
     inv_tau_s = k.inv_tau_s
     inv_tau = k.inv_tau
     reset_over_tau2 = k.reset_over_tau2
+    has_f1 = log_record.shape[2] == 3
     per_chunk = (batch + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         gw = grad_weight_t[chunk]
@@ -99,8 +105,10 @@ def lif_backward(grad_out, log_entry, log_record, window_start, events, weight_t
                         slot = entry_slot(log_entry[b, r], shift)
                         z = log_record[b, r, 0]
                         f2 = log_record[b, r, 1]
+                        # f1'_k = tau / (z'_k x'_k) at 2:1, else recorded
+                        f1 = log_record[b, r, 2] if has_f1 else f2 / z
                         err = grad_out[b, n, slot] + reset_over_tau2 * z * s2[n]
-                        s1[n] += err * (f2 / z)  # f1'_k = tau / (z'_k x'_k)
+                        s1[n] += err * f1
                         s2[n] += err * f2
                 m = event_source[b, e]
                 row = weight_t[m]

@@ -11,9 +11,9 @@ reference time that moves to the current event, so for every event e they need
 where ``z_end`` is the end of the window that follows event e, expressed as
 z' = exp((t - t_e)/tau) relative to the window start. A window is only solved when it has
 positive length (``z_end > 1``): simultaneous events are accumulated first.
-Because tau = 2 tau_s, one exponential per event gives all three:
-decay[e] = sqrt(decay_s[e]) and, for every window but the last, z_end[e] = 1 / decay[e + 1]
-(so a window ends exactly where the next event's rescaling starts).
+When tau = 2 tau_s one exponential per event gives all three: decay[e] = sqrt(decay_s[e]);
+for any other ratio decay[e] takes its own. For every window but the last,
+z_end[e] = 1 / decay[e + 1] (so a window ends exactly where the next event's rescaling starts).
 """
 from typing import NamedTuple
 
@@ -134,6 +134,7 @@ def sort_events(keys, slots, n, sorted_keys, sorted_slots, counts):
 def window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end):
     """decay_s, decay and z_end (module docstring) of the n sorted event times ``times``."""
     one = decay.dtype.type(1.0)
+    two_to_one = tau == tau_s + tau_s
     for e in range(n):
         if e == 0:
             decay_s[e] = one
@@ -141,7 +142,7 @@ def window_factors(times, n, tau_s, tau, t_max, decay_s, decay, z_end):
         else:
             ds = np.exp(-(times[e] - times[e - 1]) / tau_s)
             decay_s[e] = ds
-            decay[e] = np.sqrt(ds)
+            decay[e] = np.sqrt(ds) if two_to_one else np.exp(-(times[e] - times[e - 1]) / tau)
             if ds > 0:
                 z_end[e - 1] = one / decay[e]
             else:  # the gap underflows the decay: take the window end directly

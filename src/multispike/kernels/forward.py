@@ -32,6 +32,7 @@ infinite derivative would turn the whole gradient into NaN.
 import numpy as np
 from numba import njit, prange
 
+from .crossing import crossing_factors, first_crossing
 from .events import count_sample, merge_sample, sort_events, window_factors
 from .spike_log import block_size, entry_neuron, log_shift, pack, segment_start
 
@@ -137,6 +138,101 @@ def _fire_in_window(b, n, a, bb, x, z, z_hi, t_e, k, max_spikes, out_times, coun
 
 
 @njit(cache=True, inline="always")
+def _fire_general(b, n, a, bb, s_hi, t_e, k, max_spikes, out_times, count, i, saturated,
+                  log_entry, log_record, time_log, pos):
+    """:func:`_fire_in_window` for any ratio of the time constants: every spike of neuron n
+    in the window [t_e, t_e + s_hi] from the float64 window sums a and bb
+    (:func:`~multispike.kernels.crossing.first_crossing`), each with its record
+    (z', f2', f1') of :func:`~multispike.kernels.crossing.crossing_factors`. Returns the
+    new B and the new end ``pos`` of the log."""
+    theta = np.float64(k.threshold)
+    kappa = np.float64(k.kappa)
+    inv_tau = np.float64(k.inv_tau)
+    inv_tau_s = np.float64(k.inv_tau_s)
+    s = first_crossing(a, bb, 0.0, s_hi, theta, kappa, inv_tau, inv_tau_s, True)
+    while s < np.inf:
+        slot = count[i]
+        if slot == max_spikes:
+            saturated[b, n] = True
+            break
+        t = t_e + s
+        z = np.exp(s * inv_tau)
+        if out_times is not None:
+            out_times[b, n, slot] = t
+        if log_entry is not None:
+            log_entry[pos] = pack(n, slot, log_shift(max_spikes))
+            if log_record is not None:
+                f1, f2 = crossing_factors(a, bb, s, kappa, inv_tau, inv_tau_s,
+                                          np.float64(k.grad_floor))
+                log_record[pos, 0] = z
+                log_record[pos, 1] = f2
+                log_record[pos, 2] = f1
+            if time_log is not None:
+                time_log[pos] = t
+            pos += 1
+        count[i] = slot + 1
+        bb = bb - np.float64(k.reset_over_tau) * z
+        s = first_crossing(a, bb, s, s_hi, theta, kappa, inv_tau, inv_tau_s, False)
+    return bb, pos
+
+
+@njit(cache=True, inline="always")
+def _flag_general(a_sum, b_sum, row, ds, d, z_hi, k, full, candidate, width, candidate_words,
+                  n_words, flagged):
+    """For any ratio of the time constants: update the window sums A and B of the block's
+    neurons with the event of weights ``row`` (decays ds, d), flag the neurons that may
+    cross the threshold in the window ending at z_hi, and return how many were flagged (their
+    indices in ``flagged``). Saturated neurons (``full``) are never flagged.
+
+    In p = exp(-s/tau) (from 1 down to p_hi = 1/z_hi) the potential is
+    u(p) = kappa (B p - A p^r), r = tau/tau_s, and u'' = -kappa A r (r - 1) p^(r - 2) has the
+    sign of -A (kappa (r - 1) = r tau_s > 0). Where A <= 0, u is convex in p and its maximum
+    over the window is at an end. Where A > 0 it is concave and lies below its tangents at
+    both ends: their pointwise minimum is largest at an end or where they cross, which bounds u
+    from above without any exponential per neuron. A neuron is flagged when that bound,
+    loosened by a few roundings of its terms, reaches the threshold; the flagged neurons are
+    then solved exactly."""
+    zero = a_sum.dtype.type(0.0)
+    one = a_sum.dtype.type(1.0)
+    kappa = k.kappa
+    ratio = k.ratio
+    theta = k.threshold
+    slack = a_sum.dtype.type(64.0) * np.finfo(a_sum.dtype).eps
+    p_hi = one / z_hi  # 0 in an infinite last window
+    q_hi = p_hi ** ratio
+    if p_hi > zero:
+        qp_hi = q_hi / p_hi
+    else:
+        qp_hi = zero if ratio > one else np.inf
+    for i in range(width):
+        w = row[i]
+        a = a_sum[i] * ds + w
+        bb = b_sum[i] * d + w
+        a_sum[i] = a
+        b_sum[i] = bb
+        u1 = kappa * (bb - a)
+        uh = kappa * (bb * p_hi - a * q_hi)
+        d1 = kappa * (bb - ratio * a)
+        dh = kappa * (bb - ratio * a * qp_hi)
+        ends = max(u1, uh)
+        px = (uh - dh * p_hi - u1 + d1) / (d1 - dh)
+        if abs(dh) < np.inf and abs(px) < np.inf:
+            concave = max(ends, u1 + d1 * (px - one)) if p_hi < px < one else ends
+        else:  # only the tangent at the window start bounds u
+            concave = max(u1, u1 + d1 * (p_hi - one))
+        bound = concave if a > zero else ends
+        loose = bound + slack * (abs(kappa * a) + abs(kappa * bb)) - theta
+        candidate[i] = np.uint8(min(loose, -full[i]) >= zero)
+    n_cand = 0
+    for word in range(n_words):
+        if candidate_words[word] != 0:
+            for i in range(word * 8, word * 8 + 8):
+                flagged[n_cand] = i
+                n_cand += candidate[i]
+    return n_cand
+
+
+@njit(cache=True, inline="always")
 def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, decay, z_end,
                     weight_t, k, max_spikes, scratch, out_times, saturated, log_entry,
                     log_record, time_log, window_start):
@@ -168,6 +264,7 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
     c = k.c
     inv_2c = k.inv_2c
     z_tolerance = k.z_tolerance
+    closed_form = k.closed_form != zero
     for e in range(n_events):
         if window_start is not None:
             window_start[e] = pos - seg
@@ -184,6 +281,23 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
                 a_sum[i] = a_sum[i] * ds + row[i]
                 b_sum[i] = b_sum[i] * d + row[i]
             continue
+        t_e = event_times[e]
+        if not closed_form:
+            n_cand = _flag_general(a_sum, b_sum, row, ds, d, z_hi, k, full, candidate, width,
+                                   candidate_words, n_words, flagged)
+            t_hi = min(event_times[e + 1], k.t_max) if e + 1 < n_events else k.t_max
+            s_hi = np.float64(t_hi) - np.float64(t_e)
+            for j in range(n_cand):
+                i = flagged[j]
+                bb, pos = _fire_general(
+                    b, n0 + i, np.float64(a_sum[i]), np.float64(b_sum[i]), s_hi, t_e, k,
+                    max_spikes, out_times, count, i, saturated, log_entry, log_record,
+                    time_log, pos)
+                b_sum[i] = bb
+                if saturated[b, n0 + i]:
+                    full[i] = one
+                    n_full += 1
+            continue
         # Branch-free pass (vectorises): update A and B, and flag the neurons whose
         # first crossing may lie in the window. u reaches the threshold at z exactly
         # when q(z) = c z^2 - B z + A <= 0; q is convex (c > 0), so its minimum over the
@@ -199,7 +313,6 @@ def _simulate_block(b, n0, n1, event_times, event_source, n_events, decay_s, dec
             zc = min(max(bb * inv_2c, z_tolerance), z_hi)
             margin = (c * zc - bb) * zc + a
             candidate[i] = np.uint8(max(margin, full[i]) <= zero)
-        t_e = event_times[e]
         # Collect the flagged neurons (scanning the flags 8 at a time: candidates are rare)
         # without branching on each flag, then solve them in a loop whose branches are
         # predictable, so that the solves of different neurons overlap.

@@ -13,12 +13,20 @@ and meet each window's spikes, and each neuron's spikes, from last to first.
 Each entry packs the neuron n and the slot k into one int32 as ``(n << shift) | k``, with
 ``shift = log_shift(K)`` the smallest number of bits that holds a slot index, so decoding is
 a shift and a mask. Beside the entries the training forward keeps per spike the record
-(z'_k, f2'_k) of ``kernels/forward.py``; inference may keep spike times instead.
+(z'_k, f2'_k) of ``kernels/forward.py`` where tau_mem = 2 tau_s (the backward pass derives
+f1'_k = f2'_k / z'_k), or (z'_k, f2'_k, f1'_k) for any other ratio of the time constants
+(:func:`record_width`); inference may keep spike times instead.
 """
 from numba import njit
 
 __all__ = ["log_shift", "pack", "entry_neuron", "entry_slot", "block_size",
-           "segment_start", "check_log_capacity"]
+           "segment_start", "check_log_capacity", "record_width"]
+
+
+def record_width(k) -> int:
+    """Values per spike in the log's record for the layer constants ``k``: 2 at 2:1,
+    3 for any other ratio of the time constants."""
+    return 2 if k.closed_form else 3
 
 
 @njit(cache=True, inline="always")

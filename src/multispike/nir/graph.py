@@ -17,9 +17,15 @@ spike when v > v_threshold, then v <- v_reset. Ours (:mod:`multispike.functional
 
     du/dt = -u/tau + g,                 dg/dt = -g/tau_s + sum_j W_j sum_{t_j} delta(t - t_j),
 
-with tau = 2 tau_s; u drops by ``reset`` at a spike. They agree with
+with tau the layer's ``tau_mem`` (2 tau_s unless given); u drops by ``reset`` at a spike. One
+input spike of weight W at t = 0 gives, in seconds, NIR's membrane
 
-    tau_syn = tau_s * time_unit,  tau_mem = 2 tau_syn,  v_leak = 0,
+    v(t) = W r w_in a / (tau_mem - tau_syn) (exp(-t/tau_mem) - exp(-t/tau_syn))
+
+and ours u(t) = W kappa (exp(-t/tau_mem) - exp(-t/tau_syn)), kappa = tau_mem tau_syn /
+((tau_mem - tau_syn) time_unit), for any ratio tau_mem != tau_syn. They agree with
+
+    tau_syn = tau_s * time_unit,  tau_mem = tau * time_unit,  v_leak = 0,
     v_threshold = threshold,      v_reset = threshold - reset,
     r * w_in * a * time_unit = tau_syn * tau_mem,
 
@@ -44,7 +50,8 @@ The weights are written unchanged; all scaling is in r and w_in. On import the s
 is solved for our weight of neuron n: W_ours[n] = W[n] * r_n w_in_n a time_unit /
 (tau_syn tau_mem). A per-neuron threshold is absorbed the same way (row n is divided by
 v_threshold[n] / threshold), so a layer may have per-neuron r, w_in and v_threshold, but one
-tau_syn, tau_mem = 2 tau_syn and one ratio (v_threshold - v_reset) / v_threshold. In a
+tau_syn (the same in every layer), one tau_mem != tau_syn (imported as our 2:1 closed form
+where it is 2 tau_syn up to ``rtol``) and one ratio (v_threshold - v_reset) / v_threshold. In a
 convolutional layer "neuron n" is an output channel, whose kernel all its positions share:
 r, w_in and v_threshold may differ between channels but not between positions.
 
@@ -62,7 +69,7 @@ its slots (``layer.saturated`` says where one did). A TTFS network (one slot) is
 case: most of its neurons would fire again, and elsewhere it is a different network.
 
 Import refuses what the exact simulator cannot represent, with a ValueError that names the
-node: tau_mem != 2 tau_syn, a non-zero v_leak, a non-zero bias, recurrent edges, nested
+node: tau_mem = tau_syn, a non-zero v_leak, a non-zero bias, recurrent edges, nested
 graphs, node types other than Input, Conv2d, SumPool2d, Flatten, Linear/Affine, CubaLIF and
 Output (AvgPool2d among them), convolutions that are not square or have dilation or groups,
 pooling that is not square, overlapping or padded, parameters that differ between the
@@ -87,8 +94,8 @@ from .nodes import (conv_node, cuba_lif_node, flatten_node, node_shape, read_con
 __all__ = ["to_nir", "from_nir", "read_graph", "write_graph"]
 
 FORMAT = "multispike-nir-1"
-# Relative tolerance for constants that must be equal (tau_mem = 2 tau_syn, one tau_syn per
-# layer): graphs from discrete-time libraries carry time constants rebuilt from float32 decay
+# Relative tolerance for constants that must be equal (one tau_syn and one tau_mem per layer,
+# tau_mem = 2 tau_syn read as the closed form): graphs from discrete-time libraries carry time constants rebuilt from float32 decay
 # factors, off by float32 rounding.
 DEFAULT_RTOL = 1e-4
 
@@ -214,7 +221,8 @@ def from_nir(graph, max_spikes=None, t_max: float | None = None, time_unit: floa
         max_spikes = [int(k) for k in np.atleast_1d(max_spikes)]
     if t_max is None:
         t_max = float(meta.get("t_max", math.inf)) / time_unit
-    settings = dict(tau_s=tau_s, thresholds=[layer["threshold"] for layer in layers],
+    settings = dict(tau_s=tau_s, tau_mem=[layer["tau_mem"] for layer in layers],
+                    thresholds=[layer["threshold"] for layer in layers],
                     resets=[layer["reset"] for layer in layers], max_spikes=max_spikes, t_max=t_max,
                     dtype=dtype)
     if any(isinstance(spec, Conv) for spec in specs):

@@ -37,8 +37,7 @@ __all__ = ["cuba_lif_node", "conv_node", "sum_pool_node", "flatten_node", "read_
 
 def cuba_lif_node(nir, layer, shape, time_unit: float, dt: float | None):
     """The ``CubaLIF`` node of the neurons of ``layer`` (LIF or ConvLIF), parameters of ``shape``."""
-    tau_syn = layer.tau_s * time_unit
-    tau_mem = 2.0 * tau_syn
+    tau_syn, tau_mem = layer.tau_s * time_unit, layer.tau_mem * time_unit
     # r w_in a time_unit = tau_syn tau_mem with a = 1 (Dirac) or a = dt (one-step pulses)
     r, w_in = (tau_mem / time_unit, tau_syn) if dt is None else (tau_mem / dt, tau_syn / time_unit)
     full = lambda value: np.full(shape, value, dtype=np.float64)  # noqa: E731
@@ -76,7 +75,8 @@ def flatten_node(nir, shape):
 def read_cuba_lif(name, neuron, shape, time_unit, a, rtol) -> dict:
     """Our layer constants from a CubaLIF node of ``shape``: (neurons,) after a Linear node,
     (C, H, W) after a Conv2d node. ``scale`` (one per weight row: neuron or output channel)
-    is the factor that turns the node's weights into ours."""
+    is the factor that turns the node's weights into ours; ``tau_mem`` is None where the node's
+    tau_mem is 2 tau_syn (up to ``rtol``: the closed form), else its value in our time units."""
     params = {}
     for field in ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"):
         value = np.asarray(getattr(neuron, field), dtype=np.float64)
@@ -98,9 +98,12 @@ def read_cuba_lif(name, neuron, shape, time_unit, a, rtol) -> dict:
     if np.any(tau_syn <= 0) or not np.allclose(tau_syn, tau_syn[0], rtol=rtol, atol=0):
         raise ValueError(f"node {name!r}: tau_syn must be positive and equal for all neurons of the layer, "
                          f"got {_span(tau_syn)}")
-    if not np.allclose(tau_mem, 2.0 * tau_syn, rtol=rtol, atol=0):
-        raise ValueError(f"node {name!r}: tau_mem must be 2 tau_syn (the closed form of the exact "
-                         f"simulator), got tau_mem {_span(tau_mem)} and tau_syn {_span(tau_syn)}")
+    if np.any(tau_mem <= 0) or not np.allclose(tau_mem, tau_mem[0], rtol=rtol, atol=0):
+        raise ValueError(f"node {name!r}: tau_mem must be positive and equal for all neurons of the layer, "
+                         f"got {_span(tau_mem)}")
+    if np.allclose(tau_mem, tau_syn, rtol=rtol, atol=0):
+        raise ValueError(f"node {name!r}: tau_mem = tau_syn = {_span(tau_syn)} (the t exp(-t/tau) kernel) "
+                         "is not supported yet; any other ratio of the time constants is")
     if np.any(params["v_leak"] != 0):
         raise ValueError(f"node {name!r}: v_leak must be 0, got {_span(params['v_leak'])}")
     v_th, reset = params["v_threshold"], params["v_threshold"] - params["v_reset"]
@@ -115,7 +118,9 @@ def read_cuba_lif(name, neuron, shape, time_unit, a, rtol) -> dict:
     scale = params["r"] * params["w_in"] * a * time_unit / (tau_syn * tau_mem) / membrane
     # constants that equal ours up to rounding leave the weights as they are (exact round trip)
     scale = np.where(np.isclose(scale, 1.0, rtol=1e-12, atol=0), 1.0, scale)
+    two_to_one = np.allclose(tau_mem, 2.0 * tau_syn, rtol=rtol, atol=0)
     return {"name": name, "scale": scale, "tau_s": float(tau_syn[0]) / time_unit,
+            "tau_mem": None if two_to_one else float(tau_mem[0]) / time_unit,
             "threshold": threshold, "reset": float(reset[0])}
 
 
