@@ -10,6 +10,8 @@ from torch import nn
 from .checks import check_layer_size, check_spike_times, positive_int
 from .config import check_init
 from .convolution import conv_lif_layer, spike_pool2d
+from .delays import (check_delay_kind, check_delay_settings, initial_delays, project_delays,
+                     shift_spikes)
 from .dense import infer_lif, lif_layer
 from .parameters import LIFParameters
 
@@ -106,13 +108,31 @@ class LIF(_Neurons):
 
     Weights are drawn from ``init`` = ("uniform", low, high) or ("normal", mean, std);
     the default uniform(-1, 1) is the paper's multi-spike initialisation.
+
+    ``delays="axonal"`` adds a learnable delay per input neuron (``delay``, shape
+    (in_features,)): every spike of input j arrives at t_j + delay[j] at all the neurons.
+    ``delays="dendritic"`` adds one per neuron (shape (out_features,)): every output spike
+    of neuron n is moved to t + delay[n]. The neurons fire until ``t_max`` (it bounds the
+    soma's firing): a dendritic delay shifts those spikes after the cut, so outputs may lie
+    up to ``max_delay`` past ``t_max``; an axonal delay can push inputs past ``t_max``,
+    where they no longer act. ``delay_init`` is a number or ("uniform", low, high) within
+    [0, ``max_delay``] (None: no maximum). The gradient with respect to a delay is exact,
+    the sum of the gradients of the spike times it shifts (:mod:`multispike.delays`);
+    delays are kept in [0, ``max_delay``] by projection: each call first clamps ``delay``
+    in place (:meth:`project_delays`, which can also be an optimizer's step hook), so a
+    step that leaves the range lands on its bound and the gradient there is the plain one
+    (projected gradient descent; no delay gets stuck with a zero gradient). Inputs that
+    coincide after a delay (a tie) are not a kink of the layer: each input's effect depends
+    smoothly on its own arrival time, so each gets its own ordinary gradient.
+    ``delays=None`` (default) adds no parameter and leaves the layer unchanged.
     """
 
     def __init__(self, in_features: int, out_features: int, tau_s: float = DEFAULT_TAU_S,
                  threshold: float = DEFAULT_THRESHOLD, reset: float | None = None,
                  max_spikes: int = DEFAULT_MAX_SPIKES,
                  t_max: float = math.inf, init=("uniform", -1.0, 1.0), dtype=torch.float32,
-                 tau_mem: float | None = None):
+                 tau_mem: float | None = None, delays: str | None = None, delay_init=0.0,
+                 max_delay: float | None = None):
         super().__init__()
         positive_int("in_features", in_features)
         positive_int("out_features", out_features)
@@ -124,11 +144,29 @@ class LIF(_Neurons):
         # training step transposes no weight and no gradient (dense.transposed_weight).
         self._set_neurons(torch.empty(in_features, out_features, dtype=dtype).t(), out_features,
                           tau_s, threshold, reset, max_spikes, t_max, init, tau_mem)
+        self.delays = check_delay_kind(delays)
+        if self.delays is not None:
+            self.delay_init, self.max_delay = check_delay_settings(delay_init, max_delay)
+            n = in_features if self.delays == "axonal" else out_features
+            self.delay = nn.Parameter(initial_delays(n, self.delay_init, dtype))
+
+    def project_delays(self) -> None:
+        """Clamp ``delay`` in place into [0, max_delay] (done at each call; a layer without
+        delays has nothing to do). ``optimizer.register_step_post_hook(lambda *_:
+        layer.project_delays())`` keeps the stored delays in range after every step too."""
+        if self.delays is not None:
+            project_delays(self.delay, self.max_delay)
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         self.check_input(times)
+        self.project_delays()
+        if self.delays == "axonal":
+            check_spike_times(times, "times", values=False)
+            times = shift_spikes(times, self.delay)
         out, saturated = lif_layer(times, self.weight, self.params)
         self.record_saturation(saturated)
+        if self.delays == "dendritic":
+            out = shift_spikes(out, self.delay)
         return out
 
     def infer(self, times: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
@@ -138,11 +176,16 @@ class LIF(_Neurons):
         from layer to layer: :meth:`multispike.SpikingNetwork.forward`.)"""
         self.check_input(times)
         check_spike_times(times, "times", values=False)
+        self.project_delays()
+        if self.delays == "axonal":
+            times = shift_spikes(times, self.delay.detach())
         if weight_t.shape != (self.in_features, self.out_features) or weight_t.dtype != times.dtype:
             raise ValueError(f"weight_t must be this layer's transposed weight in the dtype of "
                              f"times, got shape {tuple(weight_t.shape)} and dtype {weight_t.dtype}")
         out, saturated, _ = infer_lif(times, weight_t, self.params)
         self.record_saturation(saturated)
+        if self.delays == "dendritic":
+            out = shift_spikes(out, self.delay.detach())
         return out
 
     def check_input(self, times) -> None:
@@ -153,8 +196,10 @@ class LIF(_Neurons):
 
     def extra_repr(self) -> str:
         p = self.params
+        delays = "" if self.delays is None else f", delays={self.delays!r}, max_delay={self.max_delay}"
         return (f"{self.in_features}, {self.out_features}, tau_s={p.tau_s}, tau_mem={p.tau_mem}, "
-                f"threshold={p.threshold}, reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}")
+                f"threshold={p.threshold}, reset={p.reset}, max_spikes={p.max_spikes}, t_max={p.t_max}"
+                f"{delays}")
 
 
 class ConvLIF(_Neurons):

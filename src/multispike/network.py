@@ -139,8 +139,10 @@ class SpikingNetwork(nn.Module):
     def forward(self, times: torch.Tensor, all_layers: bool = False):
         if self.input_shape is not None:
             return self._forward_conv(times, all_layers)
+        # layers with delays shift their spike times around the kernels: layer by layer
+        delayed = any(getattr(layer, "delays", None) for layer in self.layers)
         if torch.is_grad_enabled() or not isinstance(times, torch.Tensor) \
-                or times.dim() == 0 or len(times) <= self.inference_chunk:
+                or times.dim() == 0 or len(times) <= self.inference_chunk or delayed:
             outputs = self._forward_layers(times)
             return outputs if all_layers else outputs[-1]
         check_spike_times(times, "times", values=False)
