@@ -29,16 +29,9 @@ def random_layer(seed, batch=4, n_in=6, slots=2, n_out=3, p_empty=0.2, w_mean=0.
 
 
 def potential_on_grid(x, w, tau_s, grid):
-    """u(t) of every (sample, neuron) on ``grid`` by summing the PSP kernels, no reset."""
-    tau = 2 * tau_s
-    u = torch.zeros(x.shape[0], w.shape[0], len(grid), dtype=torch.float64)
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            for t_j in x[i, j].tolist():
-                if math.isfinite(t_j):
-                    s = (grid - t_j).clamp(min=0)
-                    u[i] += w[:, j:j + 1] * tau * (torch.exp(-s / tau) - torch.exp(-s / tau_s))
-    return u
+    """u(t) of every (sample, neuron) on ``grid`` by summing the PSP kernels, no reset, with
+    the membrane time constant 2 tau_s."""
+    return potential_on_grid_at(x, w, tau_s, 2 * tau_s, grid)
 
 
 @pytest.mark.parametrize("t_max", [1.3, INF])
