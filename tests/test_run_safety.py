@@ -725,3 +725,23 @@ def test_more_threads_than_numba_has_are_refused_by_name(tmp_path, capsys):
 def test_a_missing_config_file_is_named(tmp_path, capsys):
     assert cli("train", "--out", tmp_path / "r", "--config", tmp_path / "absent.json") == 2
     assert f"the settings file {tmp_path / 'absent.json'} does not exist" in capsys.readouterr().err
+
+
+def test_a_change_to_any_kernel_source_clears_the_kernel_cache(tmp_path):
+    """numba keys a cached kernel on its own file; the kernels inline other files' functions,
+    so a change to any of them must clear the cache."""
+    from multispike.kernels.cache import clear_stale_cache
+
+    (tmp_path / "forward.py").write_text("# a kernel\n")
+    (tmp_path / "crossing.py").write_text("# a function it inlines\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    (cache / "forward.lif-1.py311.nbi").write_bytes(b"index")
+    (cache / "forward.lif-1.py311.1.nbc").write_bytes(b"code")
+    assert clear_stale_cache(tmp_path)  # no stamp yet: whatever is there is of unknown age
+    (cache / "forward.lif-1.py311.nbi").write_bytes(b"index")
+    assert not clear_stale_cache(tmp_path)  # the sources are those the stamp names
+    assert (cache / "forward.lif-1.py311.nbi").exists()
+    (tmp_path / "crossing.py").write_text("# changed\n")
+    assert clear_stale_cache(tmp_path)
+    assert not list(cache.glob("*.nb?"))
