@@ -236,6 +236,15 @@ def _payload(config, data, net, optimizer, epoch, history, selected, schedule_ch
             "schedule_changes": schedule_changes}
 
 
+def _batch_loss(config: TrainConfig, net: SpikingNetwork, xb, yb):
+    """(loss, output spike times) of one batch: the forward pass and the configured loss,
+    with the output layer's input for the silent-label term when it is on."""
+    outputs = net(xb, all_layers=True)
+    in_times = net.layer_input(len(outputs) - 1, xb, outputs) \
+        if config.silent_label_penalty > 0 else None
+    return compute_loss(config, outputs[-1], yb, net, in_times), outputs[-1]
+
+
 def _compile_kernels(config: TrainConfig, data: EncodedData, net: SpikingNetwork, log) -> None:
     """One training step and one evaluation of a few samples on a copy of ``net``: any
     kernel that numba has still to compile for this machine compiles here, announced on
@@ -249,10 +258,7 @@ def _compile_kernels(config: TrainConfig, data: EncodedData, net: SpikingNetwork
     with report_compilation(log), torch.random.fork_rng():
         probe = copy.deepcopy(net)
         xb, yb = data.x_train[:chunk + 1], data.y_train[:chunk + 1]
-        outputs = probe(xb, all_layers=True)
-        in_times = probe.layer_input(len(outputs) - 1, xb, outputs) \
-            if config.silent_label_penalty > 0 else None
-        compute_loss(config, outputs[-1], yb, probe, in_times).backward()
+        _batch_loss(config, probe, xb, yb)[0].backward()
         probe.eval()
         probe.inference_chunk = chunk
         evaluate(probe, data.x_test[:chunk + 1], data.y_test[:chunk + 1], config.prediction_rule,
@@ -380,11 +386,7 @@ def train(config: TrainConfig | None, out_dir, resume: bool = False, overwrite: 
                 batch = order[i:i + config.batch_size]
                 idx = processes.shard(batch)
                 xb, yb = data.x_train[idx], data.y_train[idx]
-                outputs = net(xb, all_layers=True)
-                out_times = outputs[-1]
-                in_times = net.layer_input(len(outputs) - 1, xb, outputs) \
-                    if config.silent_label_penalty > 0 else None
-                loss = compute_loss(config, out_times, yb, net, in_times)
+                loss, out_times = _batch_loss(config, net, xb, yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 processes.average_gradients(net.parameters(), len(idx), len(batch))
